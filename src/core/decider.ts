@@ -1,0 +1,21 @@
+import type { Command, Event } from './message.ts';
+import type { DomainError } from './errors.ts';
+
+/**
+ * An aggregate's whole behaviour as pure functions (the "decider" pattern):
+ * fold past events into state with `evolve`, then `decide` what a command causes.
+ * `decide` returns the new events, or a typed domain error; it never throws for a rule.
+ */
+export type Decider<C extends Command, E extends Event, S> = {
+  /** The stream type this decider owns, e.g. "Cart". Stored with every event. */
+  readonly streamType: string;
+  readonly initialState: () => S;
+  readonly evolve: (state: S, event: E) => S;
+  readonly decide: (command: C, state: S) => readonly E[] | DomainError;
+};
+
+export function fold<E extends Event, S>(decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>, events: Iterable<E>, from?: S): S {
+  let state = from ?? decider.initialState();
+  for (const event of events) state = decider.evolve(state, event);
+  return state;
+}

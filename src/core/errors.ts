@@ -1,0 +1,59 @@
+/**
+ * The small error taxonomy clients see. Each is a plain value (so deciders stay pure and
+ * can return them) and maps to one GraphQL type implementing the `Error` interface.
+ * Anything that is not a DomainError is unexpected: it is logged and masked.
+ */
+
+export type ValidationIssue = { readonly path: string; readonly message: string };
+
+export class DomainError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The input is malformed or breaks a field rule; nothing was attempted. */
+export class ValidationError extends DomainError {
+  readonly issues: readonly ValidationIssue[];
+  constructor(message: string, issues: readonly ValidationIssue[] = []) {
+    super('VALIDATION', message);
+    this.issues = issues;
+  }
+}
+
+/** The addressed thing does not exist (an unknown cart, an unknown stream). */
+export class NotFoundError extends DomainError {
+  readonly resource: string;
+  readonly id: string;
+  constructor(resource: string, id: string, message = `${resource} ${id} was not found`) {
+    super('NOT_FOUND', message);
+    this.resource = resource;
+    this.id = id;
+  }
+}
+
+/**
+ * A business rule forbids the command in the aggregate's current state.
+ * Aggregates subclass it for their named rules (e.g. ItemNotInCart) so clients can match on type.
+ */
+export class IllegalStateError extends DomainError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+/** Someone else wrote to the stream first. Re-read and retry, or give up and tell the user. */
+export class ConcurrencyError extends DomainError {
+  readonly streamId: string;
+  readonly expectedVersion: number;
+  readonly actualVersion: number;
+  constructor(streamId: string, expectedVersion: number, actualVersion: number) {
+    super('CONCURRENCY', `Stream ${streamId} is at version ${actualVersion}, expected ${expectedVersion}`);
+    this.streamId = streamId;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}

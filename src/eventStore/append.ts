@@ -1,0 +1,98 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery } from 'kysely';
+import type { Event, EventMetadata, RecordedEvent } from '../core/message.ts';
+import { ConcurrencyError } from '../core/errors.ts';
+import { pgErrorCode, query, UNIQUE_VIOLATION } from '../db/sql.ts';
+import { encodePosition } from './position.ts';
+
+/** The channel the append notifies; log followers LISTEN on it. Delivered only on commit. */
+export const EVENTS_CHANNEL = 'events_appended';
+
+export type EventToAppend = Event & { readonly id: string; readonly metadata: EventMetadata };
+
+export type AppendRequest = {
+  readonly streamId: string;
+  readonly streamType: string;
+  /** The stream version the events were decided against (0 for a new stream). */
+  readonly expectedVersion: number;
+  readonly events: readonly EventToAppend[];
+  readonly recordedAt: Date;
+};
+
+/**
+ * One statement: checks that the stream is still at `expectedVersion`, inserts every event with the
+ * next versions, and queues a NOTIFY that PostgreSQL sends only if the transaction commits. The
+ * unique (stream_id, stream_version) constraint settles a race between two writers that both saw
+ * the same version: exactly one insert wins, the other gets a ConcurrencyError.
+ */
+const APPEND_SQL = `
+  with head as (
+    select coalesce(max(stream_version), 0) as version from events where stream_id = $1
+  ), inserted as (
+    insert into events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata, recorded_at)
+    select e.id, $1, $2, head.version + e.ord::int, e.type, e.data, e.metadata, $7
+    from head, unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) with ordinality as e(id, type, data, metadata, ord)
+    where head.version = $8
+    returning global_position, transaction_id, stream_version
+  )
+  select global_position, transaction_id, stream_version, pg_notify('${EVENTS_CHANNEL}', '') is null as notified
+  from inserted order by stream_version`;
+
+type AppendedRow = { global_position: string; transaction_id: string; stream_version: number };
+
+/** Appends within `em`'s transaction (open one first: projections must commit with the events). */
+export async function appendToStream(em: EntityManager, request: AppendRequest): Promise<RecordedEvent[]> {
+  const { streamId, streamType, expectedVersion, events, recordedAt } = request;
+  if (events.length === 0) return [];
+  let rows: AppendedRow[];
+  try {
+    rows = await query<AppendedRow>(em, APPEND_SQL, [
+      streamId,
+      streamType,
+      events.map((e) => e.id),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => JSON.stringify(e.metadata)),
+      recordedAt,
+      expectedVersion,
+    ]);
+  } catch (error) {
+    const { code, constraint } = pgErrorCode(error);
+    if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_unique') {
+      throw new ConcurrencyError(streamId, expectedVersion, await versionAfterRace(em, streamId, expectedVersion));
+    }
+    throw error;
+  }
+  if (rows.length === 0) {
+    // The guard failed without an error, so the transaction is still usable for asking why.
+    const [head] = await query<{ version: number }>(em, CURRENT_VERSION_SQL, [streamId]);
+    throw new ConcurrencyError(streamId, expectedVersion, head?.version ?? 0);
+  }
+  return rows.map((row, index) => {
+    const event = events[index]!;
+    const transactionId = BigInt(row.transaction_id);
+    const globalPosition = BigInt(row.global_position);
+    return {
+      ...event,
+      streamId,
+      streamType,
+      version: row.stream_version,
+      position: encodePosition({ transactionId, globalPosition }),
+      transactionId,
+      globalPosition,
+      recordedAt,
+    };
+  });
+}
+
+const CURRENT_VERSION_SQL = 'select coalesce(max(stream_version), 0)::int as version from events where stream_id = $1';
+
+/**
+ * The version to report after losing a race. The unique violation aborted our transaction, so this
+ * asks on a pooled connection; the winner may not have committed yet, so at least one more than we expected.
+ */
+async function versionAfterRace(em: EntityManager, streamId: string, expectedVersion: number): Promise<number> {
+  const result = await em.getConnection().getClient().executeQuery(CompiledQuery.raw(CURRENT_VERSION_SQL, [streamId]));
+  const version = (result.rows[0] as { version: number } | undefined)?.version ?? 0;
+  return Math.max(version, expectedVersion + 1);
+}

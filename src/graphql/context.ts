@@ -1,0 +1,20 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock, IdGenerator } from '../core/ids.ts';
+import type { CommandEnvironment } from '../eventStore/commandHandler.ts';
+import type { LogFeed } from '../eventStore/feed.ts';
+import type { Logger } from '../logger.ts';
+
+/** Everything a resolver may use. Built per operation; nothing reaches resolvers as a global. */
+export type GraphQLContext = {
+  /** A fork of the ORM's EntityManager for this operation alone. */
+  readonly em: EntityManager;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly logger: Logger;
+  /** Ties every event this request appends together; from `x-correlation-id` or generated. */
+  readonly correlationId: string;
+  /** Command environment (transaction, projections, metadata) for mutations. */
+  readonly commands: CommandEnvironment;
+  /** The process's live event feed, for subscriptions. */
+  readonly feed: LogFeed;
+};

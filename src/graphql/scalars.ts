@@ -1,0 +1,47 @@
+import { GraphQLError, Kind } from 'graphql';
+import { builder } from './builder.ts';
+
+builder.scalarType('DateTime', {
+  description: 'An instant in time, as an ISO 8601 string with time zone, e.g. "2026-11-23T10:00:00.000Z".',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
+  parseValue: (value) => parseDate(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an ISO 8601 string');
+    return parseDate(ast.value);
+  },
+});
+
+function parseDate(value: unknown): Date {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
+    throw new GraphQLError(`DateTime must be an ISO 8601 string like 2026-11-23T10:00:00Z, got ${JSON.stringify(value)}`);
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
+  return date;
+}
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value: an event payload or metadata as stored.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: () => {
+    throw new GraphQLError('JSON literals are not accepted; pass JSON through a variable');
+  },
+});
+
+builder.scalarType('SafeInt', {
+  description: 'A whole number up to 2^53 - 1, for money totals that outgrow the 32-bit Int.',
+  serialize: (value) => checkSafeInt(Number(value)),
+  parseValue: (value) => checkSafeInt(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be a whole number');
+    return checkSafeInt(Number(ast.value));
+  },
+});
+
+function checkSafeInt(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new GraphQLError(`SafeInt must be a whole number within ±(2^53 - 1), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

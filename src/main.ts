@@ -1,0 +1,57 @@
+import { ConfigError, loadConfig, redactUrl } from './config.ts';
+import { createLogger } from './logger.ts';
+import { openDatabase, startApp } from './app.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config, logger);
+  const source = database.embedded ? `embedded PostgreSQL (data in ${config.embeddedDataDir})` : 'DATABASE_URL';
+  logger.info('database ready', { database: redactUrl(database.url), source });
+
+  let app;
+  try {
+    app = await startApp({ config, databaseUrl: database.url, logger });
+  } catch (error) {
+    await database.embedded?.stop();
+    throw error;
+  }
+  logger.info('API ready', { url: app.server.url, graphiql: config.graphiql ? app.server.url : 'disabled', subscriptions: app.server.wsUrl });
+  process.stdout.write(`\n  GraphQL API:  ${app.server.url}${config.graphiql ? '   (open it in a browser for GraphiQL)' : ''}\n  WebSocket:    ${app.server.wsUrl}\n  Database:     ${redactUrl(database.url)} — ${source}\n\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const forced = setTimeout(() => {
+      logger.error('shutdown took longer than 15s; exiting');
+      process.exit(1);
+    }, 15_000);
+    forced.unref();
+    try {
+      await app.close();
+      await database.embedded?.stop();
+      logger.info('stopped cleanly');
+    } catch (error) {
+      logger.error('error during shutdown', { error });
+      process.exitCode = 1;
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

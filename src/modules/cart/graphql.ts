@@ -1,0 +1,336 @@
+import { builder } from '../../graphql/builder.ts';
+import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
+import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
+import type { GraphQLContext } from '../../graphql/context.ts';
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { RecordedEvent } from '../../core/message.ts';
+import { EventInterface, eventObjectType } from '../../eventStore/graphql.ts';
+import { handleCommand } from '../../eventStore/commandHandler.ts';
+import { ValidationError } from '../../core/errors.ts';
+import {
+  CartAlreadyCheckedOutError,
+  CartAlreadyOpenedError,
+  CartEmptyError,
+  cartDecider,
+  CartPriceMismatchError,
+  type CartCommand,
+  type Money,
+  ItemNotInCartError,
+  MAX_QUANTITY,
+  MAX_UNIT_PRICE,
+} from './cart.ts';
+import { CartRecord, type CartLineView, type CartView } from './projection.ts';
+
+// ---- Read model types ---------------------------------------------------------------------
+
+const MoneyRef = builder.objectRef<Money>('Money').implement({
+  description: 'An amount of money in minor units (cents) of its currency.',
+  fields: (t) => ({
+    amount: t.field({ type: 'SafeInt', description: 'Whole minor units, e.g. 1999 for 19.99.', resolve: (m) => m.amount }),
+    currency: t.exposeString('currency', { description: 'ISO 4217 code, e.g. "EUR".' }),
+  }),
+});
+
+const MoneyInput = builder.inputType('MoneyInput', {
+  description: 'An amount in minor units with its currency.',
+  fields: (t) => ({
+    amount: t.int({ description: `Whole minor units, 0 to ${MAX_UNIT_PRICE}.` }),
+    currency: t.string({ description: 'ISO 4217 code: three capital letters, e.g. "EUR".' }),
+  }),
+});
+
+const CartStatusEnum = builder.enumType('CartStatus', {
+  description: 'Where a cart is in its life.',
+  values: {
+    OPEN: { description: 'Items can be added and removed.' },
+    CHECKED_OUT: { description: 'Final: nothing changes any more.' },
+  } as const,
+});
+
+const CartLineRef = builder.objectRef<{ line: CartLineView; currency: string }>('CartLine').implement({
+  description: 'One SKU in a cart.',
+  fields: (t) => ({
+    sku: t.string({ resolve: ({ line }) => line.sku, description: 'Stock keeping unit.' }),
+    name: t.string({ resolve: ({ line }) => line.name, description: 'Product name when it was added.' }),
+    quantity: t.int({ resolve: ({ line }) => line.quantity, description: 'How many are in the cart.' }),
+    unitPrice: t.field({ type: MoneyRef, resolve: ({ line, currency }) => ({ amount: line.unitPrice, currency }), description: 'Price of one.' }),
+    lineTotal: t.field({ type: MoneyRef, resolve: ({ line, currency }) => ({ amount: line.lineTotal, currency }), description: 'unitPrice × quantity.' }),
+  }),
+});
+
+export const CartRef = builder.objectRef<CartView>('Cart').implement({
+  description: 'A shopping cart as its projection holds it (updated in the same transaction as its events).',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The cart id, which is also its stream id.' }),
+    customerId: t.exposeString('customerId', { description: 'Whose cart it is.' }),
+    status: t.field({ type: CartStatusEnum, resolve: (cart) => cart.status, description: 'OPEN or CHECKED_OUT.' }),
+    lines: t.field({
+      type: [CartLineRef],
+      description: 'The items, in the order they were first added.',
+      resolve: (cart) => cart.lines.map((line) => ({ line, currency: cart.currency ?? '' })),
+    }),
+    itemCount: t.exposeInt('itemCount', { description: 'Sum of all quantities.' }),
+    currency: t.string({ nullable: true, resolve: (cart) => cart.currency, description: 'Currency of every price in the cart; null until the first item.' }),
+    total: t.field({
+      type: MoneyRef,
+      nullable: true,
+      description: 'Sum of the line totals; null until the first item sets the currency.',
+      resolve: (cart) => (cart.currency ? { amount: Number(cart.total), currency: cart.currency } : null),
+    }),
+    version: t.exposeInt('version', { description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.' }),
+    openedAt: t.field({ type: 'DateTime', resolve: (cart) => cart.openedAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (cart) => cart.updatedAt }),
+    checkedOutAt: t.field({ type: 'DateTime', nullable: true, resolve: (cart) => cart.checkedOutAt }),
+  }),
+});
+
+// ---- Events -------------------------------------------------------------------------------
+
+type Data<T> = RecordedEvent & { data: T };
+
+eventObjectType('CartOpened', {
+  description: 'A cart was opened for a customer.',
+  fields: (t) => ({
+    cartId: t.string({ resolve: (e: Data<{ cartId: string }>) => e.data.cartId }),
+    customerId: t.string({ resolve: (e: Data<{ customerId: string }>) => e.data.customerId }),
+  }),
+});
+eventObjectType('CartItemAdded', {
+  description: 'Some quantity of an item was put in a cart.',
+  fields: (t) => ({
+    sku: t.string({ resolve: (e: Data<{ sku: string }>) => e.data.sku }),
+    name: t.string({ resolve: (e: Data<{ name: string }>) => e.data.name }),
+    unitPrice: t.field({ type: MoneyRef, resolve: (e: Data<{ unitPrice: Money }>) => e.data.unitPrice }),
+    quantity: t.int({ resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
+  }),
+});
+eventObjectType('CartItemRemoved', {
+  description: 'Some quantity of an item was taken out of a cart.',
+  fields: (t) => ({
+    sku: t.string({ resolve: (e: Data<{ sku: string }>) => e.data.sku }),
+    quantity: t.int({ resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
+  }),
+});
+eventObjectType('CartCheckedOut', {
+  description: 'A cart was checked out; it is final from here on.',
+  fields: (t) => ({
+    total: t.field({ type: MoneyRef, resolve: (e: Data<{ total: Money }>) => e.data.total }),
+    itemCount: t.int({ resolve: (e: Data<{ itemCount: number }>) => e.data.itemCount }),
+  }),
+});
+
+// ---- Rule errors --------------------------------------------------------------------------
+
+const cartIdField = (t: any) => ({ cartId: t.exposeString('cartId') });
+ruleErrorType(CartAlreadyOpenedError, { name: 'CartAlreadyOpenedError', description: 'A cart with this id exists already.', fields: cartIdField });
+ruleErrorType(CartAlreadyCheckedOutError, { name: 'CartAlreadyCheckedOutError', description: 'The cart is checked out; it cannot change.', fields: cartIdField });
+ruleErrorType(CartEmptyError, { name: 'CartEmptyError', description: 'An empty cart cannot be checked out.', fields: cartIdField });
+ruleErrorType(ItemNotInCartError, {
+  name: 'ItemNotInCartError',
+  description: 'The item is not in the cart, or not in the quantity asked to remove.',
+  fields: (t) => ({
+    cartId: t.exposeString('cartId'),
+    sku: t.exposeString('sku'),
+    requestedQuantity: t.exposeInt('requestedQuantity', { description: 'How many the command tried to remove.' }),
+    quantityInCart: t.exposeInt('quantityInCart', { description: 'How many the cart holds (0 when absent).' }),
+  }),
+});
+ruleErrorType(CartPriceMismatchError, {
+  name: 'CartPriceMismatchError',
+  description: 'The price disagrees with the cart: another currency, or another unit price for a SKU already in it.',
+  fields: (t) => ({ cartId: t.exposeString('cartId'), sku: t.exposeString('sku') }),
+});
+
+// ---- Commands -----------------------------------------------------------------------------
+
+type CommandPayload = { cart: CartView; events: readonly RecordedEvent[]; position: string };
+
+function successType(name: string, verb: string) {
+  return builder.objectRef<CommandPayload>(name).implement({
+    description: `The cart was ${verb}.`,
+    fields: (t) => ({
+      cart: t.field({ type: CartRef, description: 'The cart after the command, from its projection.', resolve: (p) => p.cart }),
+      events: t.field({ type: [EventInterface], description: 'The events the command appended.', resolve: (p) => [...p.events] }),
+      position: t.exposeString('position', { description: 'Position of the last appended event: subscribe `after` it to see only later changes.' }),
+    }),
+  });
+}
+
+async function runCartCommand(ctx: GraphQLContext, cartId: string, command: CartCommand, expectedVersion: number | undefined): Promise<CommandPayload> {
+  const result = await handleCommand(ctx.commands, cartDecider, cartId, command, { ...(expectedVersion !== undefined ? { expectedVersion } : {}) });
+  const cart = await ctx.em.findOne(CartRecord, cartId);
+  if (!cart) throw new Error(`Cart ${cartId} has events but no projection row`);
+  return { cart: cart as CartView, events: result.events, position: result.events.at(-1)!.position };
+}
+
+const rulesOf = {
+  openCart: [CartAlreadyOpenedError],
+  addItemToCart: [CartAlreadyCheckedOutError, CartPriceMismatchError],
+  removeItemFromCart: [CartAlreadyCheckedOutError, ItemNotInCartError],
+  checkoutCart: [CartAlreadyCheckedOutError, CartEmptyError],
+};
+
+const EXPECTED_VERSION = {
+  required: false,
+  description: 'Refuse with ConcurrencyError unless the cart is at this version. Omit to let the server retry on conflicts.',
+} as const;
+const checkedCartId = (check: InputCheck, id: string) => check.text('cartId', id, { max: 100, pattern: ID_PATTERN, patternHint: ID_HINT });
+const checkedSku = (check: InputCheck, sku: string) => check.text('sku', sku, { max: 64 });
+
+const OpenCartInput = builder.inputType('OpenCartInput', {
+  fields: (t) => ({
+    cartId: t.id({ required: false, description: 'Choose the id (URL-safe, up to 100 characters); generated when omitted.' }),
+    customerId: t.string({ description: 'Whose cart it is.' }),
+  }),
+});
+builder.mutationField('openCart', (t) =>
+  t.field({
+    type: successType('OpenCartSuccess', 'opened'),
+    description: 'Opens a new, empty cart.',
+    args: { input: t.arg({ type: OpenCartInput }) },
+    errors: { types: [...commandErrors, ...rulesOf.openCart], directResult: true, union: { name: 'OpenCartResult' } },
+    resolve: async (_root, { input }, ctx) => {
+      const check = new InputCheck();
+      const cartId = input.cartId == null ? ctx.ids.uuid() : checkedCartId(check, String(input.cartId));
+      const customerId = check.text('customerId', input.customerId, { max: 100 });
+      check.done();
+      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, 0);
+    },
+  }),
+);
+
+const AddItemToCartInput = builder.inputType('AddItemToCartInput', {
+  fields: (t) => ({
+    cartId: t.id(),
+    sku: t.string({ description: 'Stock keeping unit, up to 64 characters.' }),
+    name: t.string({ description: 'Product name, up to 200 characters.' }),
+    unitPrice: t.field({ type: MoneyInput, description: 'Price of one, in minor units.' }),
+    quantity: t.int({ description: `How many to add, 1 to ${MAX_QUANTITY}.` }),
+    expectedVersion: t.int(EXPECTED_VERSION),
+  }),
+});
+builder.mutationField('addItemToCart', (t) =>
+  t.field({
+    type: successType('AddItemToCartSuccess', 'updated'),
+    description: 'Adds some quantity of an item to an open cart.',
+    args: { input: t.arg({ type: AddItemToCartInput }) },
+    errors: { types: [...commandErrors, ...rulesOf.addItemToCart], directResult: true, union: { name: 'AddItemToCartResult' } },
+    resolve: async (_root, { input }, ctx) => {
+      const check = new InputCheck();
+      const cartId = checkedCartId(check, String(input.cartId));
+      const sku = checkedSku(check, input.sku);
+      const name = check.text('name', input.name, { max: 200 });
+      const currency = check.text('unitPrice.currency', input.unitPrice.currency, { max: 3, pattern: /^[A-Z]{3}$/, patternHint: 'must be an ISO 4217 code of three capital letters' });
+      const amount = check.integer('unitPrice.amount', input.unitPrice.amount, 0, MAX_UNIT_PRICE);
+      const quantity = check.integer('quantity', input.quantity, 1, MAX_QUANTITY);
+      const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      check.done();
+      const data = { cartId, sku, name, unitPrice: { amount, currency }, quantity };
+      return runCartCommand(ctx, cartId, { type: 'AddItemToCart', data, now: ctx.clock.now() }, expectedVersion);
+    },
+  }),
+);
+
+const RemoveItemFromCartInput = builder.inputType('RemoveItemFromCartInput', {
+  fields: (t) => ({
+    cartId: t.id(),
+    sku: t.string(),
+    quantity: t.int({ description: `How many to remove, 1 to ${MAX_QUANTITY}; at most what the cart holds.` }),
+    expectedVersion: t.int(EXPECTED_VERSION),
+  }),
+});
+builder.mutationField('removeItemFromCart', (t) =>
+  t.field({
+    type: successType('RemoveItemFromCartSuccess', 'updated'),
+    description: 'Takes some quantity of an item out of an open cart. Removing what is not there is an ItemNotInCartError.',
+    args: { input: t.arg({ type: RemoveItemFromCartInput }) },
+    errors: { types: [...commandErrors, ...rulesOf.removeItemFromCart], directResult: true, union: { name: 'RemoveItemFromCartResult' } },
+    resolve: async (_root, { input }, ctx) => {
+      const check = new InputCheck();
+      const cartId = checkedCartId(check, String(input.cartId));
+      const sku = checkedSku(check, input.sku);
+      const quantity = check.integer('quantity', input.quantity, 1, MAX_QUANTITY);
+      const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      check.done();
+      return runCartCommand(ctx, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity }, now: ctx.clock.now() }, expectedVersion);
+    },
+  }),
+);
+
+const CheckoutCartInput = builder.inputType('CheckoutCartInput', {
+  fields: (t) => ({ cartId: t.id(), expectedVersion: t.int(EXPECTED_VERSION) }),
+});
+builder.mutationField('checkoutCart', (t) =>
+  t.field({
+    type: successType('CheckoutCartSuccess', 'checked out'),
+    description: 'Checks out a non-empty open cart. After this the cart never changes.',
+    args: { input: t.arg({ type: CheckoutCartInput }) },
+    errors: { types: [...commandErrors, ...rulesOf.checkoutCart], directResult: true, union: { name: 'CheckoutCartResult' } },
+    resolve: async (_root, { input }, ctx) => {
+      const check = new InputCheck();
+      const cartId = checkedCartId(check, String(input.cartId));
+      const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      check.done();
+      return runCartCommand(ctx, cartId, { type: 'CheckoutCart', data: { cartId }, now: ctx.clock.now() }, expectedVersion);
+    },
+  }),
+);
+
+// ---- Queries ------------------------------------------------------------------------------
+
+builder.queryField('cart', (t) =>
+  t.field({
+    type: CartRef,
+    nullable: true,
+    description: 'One cart from the projection; null when there is no such cart.',
+    args: { id: t.arg.id() },
+    resolve: async (_root, args, ctx) => (await ctx.em.findOne(CartRecord, String(args.id))) as CartView | null,
+  }),
+);
+
+const CartFilterInput = builder.inputType('CartFilter', {
+  fields: (t) => ({
+    customerId: t.string({ required: false, description: "Only this customer's carts." }),
+    status: t.field({ type: CartStatusEnum, required: false, description: 'Only carts in this status.' }),
+  }),
+});
+
+/** Carts page newest first, keyed on (openedAt, id) so deep pages cost what the first does. */
+type CartCursor = { openedAt: Date; id: string };
+const encodeCartCursor = (cart: CartView) => Buffer.from(JSON.stringify([cart.openedAt.toISOString(), cart.id])).toString('base64url');
+function decodeCartCursor(cursor: string, argument: string): CartCursor {
+  try {
+    const [openedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(openedAt);
+    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
+    return { openedAt: date, id };
+  } catch {
+    throw new ValidationError(`${argument} is not a cursor from this connection`, [{ path: argument, message: 'expected a cursor from this connection' }]);
+  }
+}
+
+builder.queryField('carts', (t) =>
+  t.connection({
+    type: CartRef,
+    description: 'Carts, newest first, from the projection. Page with first/after or last/before (at most 100 a page, 20 by default).',
+    args: { filter: t.arg({ type: CartFilterInput, required: false }) },
+    resolve: (_root, args, ctx) =>
+      resolveCursorConnection<Promise<CartView[]>>({ args, toCursor: encodeCartCursor, defaultSize: 20, maxSize: 100 }, async ({ before, after, limit, inverted }): Promise<CartView[]> => {
+        const where: Record<string, unknown>[] = [];
+        if (args.filter?.customerId != null) where.push({ customerId: args.filter.customerId });
+        if (args.filter?.status != null) where.push({ status: args.filter.status });
+        // Newest first: "after" a cursor means older than it.
+        if (after) {
+          const c = decodeCartCursor(after, 'after');
+          where.push({ $or: [{ openedAt: { $lt: c.openedAt } }, { openedAt: c.openedAt, id: { $lt: c.id } }] });
+        }
+        if (before) {
+          const c = decodeCartCursor(before, 'before');
+          where.push({ $or: [{ openedAt: { $gt: c.openedAt } }, { openedAt: c.openedAt, id: { $gt: c.id } }] });
+        }
+        const direction = inverted ? 'asc' : 'desc';
+        const rows = await ctx.em.find(CartRecord, { $and: where } as never, { orderBy: { openedAt: direction, id: direction } as never, limit });
+        return rows as CartView[];
+      }),
+  }),
+);

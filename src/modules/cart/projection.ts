@@ -1,0 +1,109 @@
+import { defineEntity, p } from '@mikro-orm/core';
+import type { RecordedEvent } from '../../core/message.ts';
+import { assertNever } from '../../core/message.ts';
+import { inlineStreamView, type StreamView } from '../../eventStore/projection.ts';
+import type { CartEvent } from './cart.ts';
+
+export type CartStatus = 'OPEN' | 'CHECKED_OUT';
+
+/** One line of the read model; money amounts are minor units in the cart's currency. */
+export type CartLineView = {
+  readonly sku: string;
+  readonly name: string;
+  readonly unitPrice: number;
+  readonly quantity: number;
+  readonly lineTotal: number;
+};
+
+/** The `carts` read model, one row per cart, as queries return it. */
+export type CartView = {
+  id: string;
+  customerId: string;
+  status: CartStatus;
+  currency: string | null;
+  lines: CartLineView[];
+  itemCount: number;
+  total: number;
+  version: number;
+  openedAt: Date;
+  updatedAt: Date;
+  checkedOutAt: Date | null;
+};
+
+export const CartRecord = defineEntity({
+  name: 'Cart',
+  tableName: 'carts',
+  properties: {
+    id: p.text().primary(),
+    customerId: p.text(),
+    status: p.text().$type<CartStatus>(),
+    currency: p.text().nullable().$type<string | null>(),
+    lines: p.json<CartLineView[]>(),
+    itemCount: p.integer(),
+    total: p.bigint('number'),
+    version: p.integer(),
+    openedAt: p.datetime().columnType('timestamptz'),
+    updatedAt: p.datetime().columnType('timestamptz'),
+    checkedOutAt: p.datetime().columnType('timestamptz').nullable().$type<Date | null>(),
+  },
+});
+
+function withLines(view: CartView, lines: CartLineView[], event: RecordedEvent): CartView {
+  let itemCount = 0;
+  let total = 0;
+  for (const line of lines) {
+    itemCount += line.quantity;
+    total += line.lineTotal;
+  }
+  return { ...view, lines, itemCount, total, version: event.version, updatedAt: event.recordedAt };
+}
+
+/** Pure: the cart view after one event. Used live (inline) and for `asOf` rebuilds alike. */
+export function evolveCartView(view: CartView | null, event: RecordedEvent<CartEvent>): CartView | null {
+  if (event.type === 'CartOpened') {
+    return {
+      id: event.data.cartId,
+      customerId: event.data.customerId,
+      status: 'OPEN',
+      currency: null,
+      lines: [],
+      itemCount: 0,
+      total: 0,
+      version: event.version,
+      openedAt: event.recordedAt,
+      updatedAt: event.recordedAt,
+      checkedOutAt: null,
+    };
+  }
+  if (view === null) return null;
+  switch (event.type) {
+    case 'CartItemAdded': {
+      const { sku, name, unitPrice, quantity } = event.data;
+      const existing = view.lines.find((line) => line.sku === sku);
+      const merged = existing
+        ? view.lines.map((line) => (line.sku === sku ? { ...line, quantity: line.quantity + quantity, lineTotal: (line.quantity + quantity) * line.unitPrice } : line))
+        : [...view.lines, { sku, name, unitPrice: unitPrice.amount, quantity, lineTotal: unitPrice.amount * quantity }];
+      return { ...withLines(view, merged, event), currency: view.currency ?? unitPrice.currency };
+    }
+    case 'CartItemRemoved': {
+      const { sku, quantity } = event.data;
+      const lines = view.lines
+        .map((line) => (line.sku === sku ? { ...line, quantity: line.quantity - quantity, lineTotal: (line.quantity - quantity) * line.unitPrice } : line))
+        .filter((line) => line.quantity > 0);
+      return withLines(view, lines, event);
+    }
+    case 'CartCheckedOut':
+      return { ...view, status: 'CHECKED_OUT', version: event.version, updatedAt: event.recordedAt, checkedOutAt: event.recordedAt };
+    default:
+      return assertNever(event);
+  }
+}
+
+export const cartView: StreamView<CartView, CartEvent> = {
+  name: 'carts',
+  streamType: 'Cart',
+  entity: CartRecord as never,
+  evolve: evolveCartView,
+};
+
+export const cartProjection = inlineStreamView(cartView);

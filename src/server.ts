@@ -1,0 +1,181 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError as yogaMaskError, type YogaInitialContext } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config.ts';
+import { DomainError, ValidationError } from './core/errors.ts';
+import type { Clock, IdGenerator } from './core/ids.ts';
+import { LogFeed } from './eventStore/feed.ts';
+import type { GraphQLContext } from './graphql/context.ts';
+import { schema } from './graphql/schema.ts';
+import type { Logger } from './logger.ts';
+import { inlineProjections } from './modules/modules.ts';
+import { graphiqlTabs } from './graphql/graphiqlExamples.ts';
+
+export type ServerDeps = {
+  readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
+  readonly orm: MikroORM;
+  /** For the event feed's dedicated LISTEN connection. */
+  readonly databaseUrl: string;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+};
+
+export type RunningServer = {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  readonly feed: LogFeed;
+  /** Stops taking requests, lets in-flight ones finish, closes sockets and the feed. Leaves the ORM open. */
+  close(): Promise<void>;
+};
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+export async function startServer(deps: ServerDeps): Promise<RunningServer> {
+  const { orm, logger, clock, ids } = deps;
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
+  await feed.start();
+
+  const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
+    const header = headers.get('x-correlation-id');
+    const correlationId = header && CORRELATION_ID.test(header) ? header : ids.uuid();
+    const em = orm.em.fork();
+    const client = headers.get('user-agent')?.slice(0, 200);
+    return {
+      em,
+      clock,
+      ids,
+      logger,
+      correlationId,
+      feed,
+      commands: {
+        em,
+        ids,
+        projections: inlineProjections,
+        retries: deps.config.commandRetries,
+        metadata: { correlationId, actor: 'anonymous', ...(client ? { client } : {}) },
+      },
+    };
+  };
+
+  const yoga = createYoga<{ req?: http.IncomingMessage }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: deps.config.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: graphiqlTabs } : false,
+    renderGraphiQL,
+    context: ({ request }: YogaInitialContext) => makeContext(request.headers),
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof DomainError) {
+          // Domain errors thrown outside a result union (e.g. a bad cursor in a query) are the client's to see.
+          const issues = original instanceof ValidationError ? { issues: original.issues } : {};
+          return new GraphQLError(original.message, { extensions: { code: original.code, ...issues } });
+        }
+        if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
+        return yogaMaskError(error, message, isDev);
+      },
+    },
+    logging: {
+      debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
+      info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
+      warn: (...args) => logger.warn(String(args[0]), { args: args.slice(1) }),
+      error: (...args) => logger.error(String(args[0]), { args: args.slice(1) }),
+    },
+  });
+
+  const httpServer = http.createServer((req, res) => {
+    if (req.url === '/health' || req.url === '/health/') {
+      void health(orm, feed).then((body) => {
+        res.writeHead(body.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+      return;
+    }
+    void yoga(req, res, { req });
+  });
+  // Keep-alive a little longer than common load balancers' idle timeouts.
+  httpServer.keepAliveTimeout = 65_000;
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const wsDisposable = useServer<Record<string, unknown>, { yoga: true }>(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('Could not parse the operation')];
+        }
+        const errors = validate(envelopedSchema, document);
+        if (errors.length > 0) return errors;
+        const headers = ctx.extra.request.headers;
+        return {
+          schema: envelopedSchema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: {
+            ...(await contextFactory()),
+            ...makeContext({ get: (name: string) => { const v = headers[name]; return Array.isArray(v) ? v[0] : v; } }),
+          },
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wsServer,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(deps.config.port, deps.config.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = deps.config.host === '0.0.0.0' || deps.config.host === '::' ? 'localhost' : deps.config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    port,
+    feed,
+    close: () =>
+      (closing ??= (async () => {
+        // Stop accepting; requests already running (commands mid-transaction) finish first.
+        const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        httpServer.closeIdleConnections();
+        await wsDisposable.dispose();
+        wsServer.close();
+        await feed.stop();
+        await httpClosed;
+      })()),
+  };
+}
+
+async function health(orm: MikroORM, feed: LogFeed) {
+  try {
+    const connection = await orm.em.getConnection().checkConnection();
+    return {
+      status: connection.ok ? 'ok' : 'degraded',
+      database: connection.ok ? 'up' : 'down',
+      feed: { subscribers: feed.subscriberCount, position: `${feed.position.transactionId}_${feed.position.globalPosition}` },
+    };
+  } catch {
+    return { status: 'degraded', database: 'down' };
+  }
+}

@@ -1,0 +1,93 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startApp, type App } from '../../src/app.ts';
+import { silentLogger, type Logger } from '../../src/logger.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export type TestServer = {
+  readonly app: App;
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly database: TestDatabase;
+  /** POSTs a GraphQL operation; returns the parsed body. */
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
+  /** A real graphql-ws client on this server. */
+  wsClient(): Client;
+  close(): Promise<void>;
+};
+
+/** The whole API on a free port over a fresh database, as `npm start` runs it. */
+export async function startTestServer(options: { database?: TestDatabase; logger?: Logger } = {}): Promise<TestServer> {
+  const database = options.database ?? (await createTestDatabase());
+  const app = await startApp({
+    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10 },
+    databaseUrl: database.url,
+    logger: options.logger ?? silentLogger,
+  });
+  const clients: Client[] = [];
+  return {
+    app,
+    url: app.server.url,
+    wsUrl: app.server.wsUrl,
+    database,
+    async gql(query, variables, headers) {
+      const response = await fetch(app.server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as any;
+    },
+    wsClient() {
+      const client = createClient({ url: app.server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.map((client) => client.dispose()));
+      await app.close();
+      if (!options.database) await database.drop();
+    },
+  };
+}
+
+/** Collects what a subscription pushes, for assertions. */
+export function collect<T>(client: Client, query: string, variables?: Record<string, unknown>) {
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  let completed = false;
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const unsubscribe = client.subscribe<T>(
+    { query, ...(variables ? { variables } : {}) },
+    {
+      next: (value) => {
+        if (value.errors) errors.push(...value.errors);
+        if (value.data) received.push(value.data as T);
+        for (const waiter of [...waiters]) {
+          if (received.length >= waiter.count) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
+        }
+      },
+      error: (error) => errors.push(error),
+      complete: () => (completed = true),
+    },
+  );
+  return {
+    received,
+    errors,
+    get completed() {
+      return completed;
+    },
+    unsubscribe,
+    /** Resolves once `count` messages arrived; rejects after `timeoutMs`. */
+    waitFor(count: number, timeoutMs = 10_000): Promise<void> {
+      if (received.length >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out with ${received.length}/${count} messages; errors: ${JSON.stringify(errors)}`)), timeoutMs);
+        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+  };
+}
