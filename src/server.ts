@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import { DomainError, ValidationError } from './core/errors.ts';
 import type { Clock, IdGenerator } from './core/ids.ts';
 import { LogFeed } from './eventStore/feed.ts';
+import { KeyedSerializer } from './eventStore/streamLocks.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { schema } from './graphql/schema.ts';
 import type { Logger } from './logger.ts';
@@ -40,6 +41,7 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
+  const streamLocks = new KeyedSerializer();
   await feed.start();
 
   const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
@@ -58,6 +60,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         em,
         ids,
         projections: inlineProjections,
+        streamLocks,
         retries: deps.config.commandRetries,
         metadata: { correlationId, actor: 'anonymous', ...(client ? { client } : {}) },
       },

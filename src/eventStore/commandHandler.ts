@@ -7,6 +7,7 @@ import type { IdGenerator } from '../core/ids.ts';
 import { appendToStream } from './append.ts';
 import type { InlineProjection } from './projection.ts';
 import { readStream } from './read.ts';
+import type { KeyedSerializer } from './streamLocks.ts';
 
 /** What a command needs from its surroundings; built per request. */
 export type CommandEnvironment = {
@@ -15,6 +16,8 @@ export type CommandEnvironment = {
   readonly projections: readonly InlineProjection[];
   /** Re-decide this many times after a version conflict when the caller set no expectedVersion. */
   readonly retries: number;
+  /** Process-wide: commands to the same stream take turns here instead of racing. */
+  readonly streamLocks?: KeyedSerializer;
   /** Correlation, actor and client, stamped on every event. */
   readonly metadata: EventMetadata;
 };
@@ -35,6 +38,13 @@ export type CommandResult<E extends Event, S> = {
  */
 export async function handleCommand<C extends Command, E extends Event, S>(
   env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions = {},
+): Promise<CommandResult<E, S>> {
+  const run = () => decideAndAppend(env, decider, streamId, command, options);
+  return env.streamLocks ? env.streamLocks.run(streamId, run) : run();
+}
+
+async function decideAndAppend<C extends Command, E extends Event, S>(
+  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions,
 ): Promise<CommandResult<E, S>> {
   for (let attempt = 0; ; attempt++) {
     const history = (await readStream(env.em, streamId)) as RecordedEvent<E>[];
@@ -60,9 +70,13 @@ export async function handleCommand<C extends Command, E extends Event, S>(
     } catch (error) {
       const retry = error instanceof ConcurrencyError && options.expectedVersion === undefined && attempt < env.retries;
       if (!retry) throw error;
+      await backOff(attempt);
     }
   }
 }
+
+/** Jittered exponential pause so writers that collided don't collide again in lockstep. */
+const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
 
 function eventMetadata(env: CommandEnvironment, command: Command, options: CommandOptions): EventMetadata {
   return { ...env.metadata, causationId: options.commandId, commandName: command.type, schemaVersion: 1 };

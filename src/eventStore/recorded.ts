@@ -12,7 +12,8 @@ export type EventRow = {
   event_type: string;
   data: object;
   metadata: EventMetadata;
-  recorded_at: Date;
+  /** MikroORM's pg setup leaves timestamps as text; parsed here. */
+  recorded_at: Date | string;
 };
 
 export const EVENT_COLUMNS =
@@ -31,7 +32,7 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     position: encodePosition({ transactionId, globalPosition }),
     globalPosition,
     transactionId,
-    recordedAt: row.recorded_at,
+    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
     metadata: row.metadata,
   };
 }

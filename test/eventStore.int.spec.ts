@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ConcurrencyError } from '../src/core/errors.ts';
+import { uuidv7Generator } from '../src/core/ids.ts';
+import type { RecordedEvent } from '../src/core/message.ts';
+import { appendToStream } from '../src/eventStore/append.ts';
+import { type CommandEnvironment, handleCommand } from '../src/eventStore/commandHandler.ts';
+import { replayView, type InlineProjection } from '../src/eventStore/projection.ts';
+import { readLog, readStream } from '../src/eventStore/read.ts';
+import { type CartCommand, cartDecider, type CartEvent } from '../src/modules/cart/cart.ts';
+import { CartRecord, cartProjection, cartView } from '../src/modules/cart/projection.ts';
+import { KeyedSerializer } from '../src/eventStore/streamLocks.ts';
+import { openTestOrm } from './support/database.ts';
+
+let db: Awaited<ReturnType<typeof openTestOrm>>;
+beforeAll(async () => {
+  db = await openTestOrm(40);
+});
+afterAll(async () => db?.close());
+
+const now = () => new Date();
+// One per process in the server; here one for the whole spec file.
+const streamLocks = new KeyedSerializer();
+const environment = (em: EntityManager, projections: InlineProjection[] = [cartProjection], retries = 5, locks?: KeyedSerializer): CommandEnvironment => ({
+  em,
+  ...(locks ? { streamLocks: locks } : {}),
+  ids: uuidv7Generator,
+  projections,
+  retries,
+  metadata: { correlationId: 'test', actor: 'anonymous' },
+});
+const run = (em: EntityManager, cartId: string, command: CartCommand, options: { expectedVersion?: number } = {}, projections?: InlineProjection[], locks?: KeyedSerializer) =>
+  handleCommand(environment(em, projections, 5, locks), cartDecider, cartId, command, options);
+const openCart = (cartId: string): CartCommand => ({ type: 'OpenCart', data: { cartId, customerId: 'customer-1' }, now: now() });
+const addItem = (cartId: string, sku: string, quantity = 1): CartCommand => ({
+  type: 'AddItemToCart',
+  data: { cartId, sku, name: sku, unitPrice: { amount: 100, currency: 'EUR' }, quantity },
+  now: now(),
+});
+
+const countEvents = async (streamId: string) => (await readStream(db.orm.em.fork(), streamId)).length;
+
+describe('appending', () => {
+  it('many concurrent appends to one stream leave versions 1..N with no gap or duplicate, and losers get ConcurrencyError', async () => {
+    const streamId = 'race-1';
+    const writers = 40;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: writers }, (_, i) =>
+        db.orm.em.fork().transactional((tx) =>
+          appendToStream(tx, {
+            streamId,
+            streamType: 'Race',
+            expectedVersion: 0,
+            recordedAt: now(),
+            events: [{ id: uuidv7Generator.uuid(), type: 'Raced', data: { writer: i }, metadata: {} }],
+          }),
+        ),
+      ),
+    );
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(writers - 1);
+    for (const loss of lost) {
+      expect(loss.reason).toBeInstanceOf(ConcurrencyError);
+      expect(loss.reason).toMatchObject({ streamId, expectedVersion: 0, actualVersion: 1 });
+    }
+    expect((await readStream(db.orm.em.fork(), streamId)).map((e) => e.version)).toEqual([1]);
+  });
+
+  it('concurrent commands without expectedVersion, from several processes, land on versions 1..N or give up with ConcurrencyError', async () => {
+    const cartId = 'busy-cart';
+    await run(db.orm.em.fork(), cartId, openCart(cartId));
+    // No shared stream lock: as if every writer were another API instance, so only the version guard and retries decide.
+    const writers = 25;
+    const outcomes = await Promise.allSettled(Array.from({ length: writers }, (_, i) => run(db.orm.em.fork(), cartId, addItem(cartId, `SKU-${i}`))));
+    const events = await readStream(db.orm.em.fork(), cartId);
+    expect(events.map((e) => e.version)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+    const landed = outcomes.filter((o) => o.status === 'fulfilled').length;
+    const added = events.filter((e) => e.type === 'CartItemAdded').map((e) => (e.data as { sku: string }).sku);
+    expect(new Set(added).size).toBe(added.length);
+    expect(added.length).toBe(landed);
+    expect(landed).toBeGreaterThan(0);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(ConcurrencyError);
+  });
+
+  it('concurrent commands to one stream within one process take turns, so every one lands', async () => {
+    const cartId = 'queued-cart';
+    await run(db.orm.em.fork(), cartId, openCart(cartId), {}, undefined, streamLocks);
+    const writers = 25;
+    await Promise.all(Array.from({ length: writers }, (_, i) => run(db.orm.em.fork(), cartId, addItem(cartId, `SKU-${i}`), {}, undefined, streamLocks)));
+    const events = await readStream(db.orm.em.fork(), cartId);
+    expect(events.map((e) => e.version)).toEqual(Array.from({ length: writers + 1 }, (_, i) => i + 1));
+    expect(streamLocks.size).toBe(0);
+  });
+
+  it('a command pinned to a stale expectedVersion appends nothing and reports both versions', async () => {
+    const cartId = 'stale-cart';
+    await run(db.orm.em.fork(), cartId, openCart(cartId));
+    await run(db.orm.em.fork(), cartId, addItem(cartId, 'A'));
+    await expect(run(db.orm.em.fork(), cartId, addItem(cartId, 'B'), { expectedVersion: 1 })).rejects.toMatchObject({
+      constructor: ConcurrencyError,
+      expectedVersion: 1,
+      actualVersion: 2,
+    });
+    expect(await countEvents(cartId)).toBe(2);
+  });
+
+  it('all events of one command commit together, with consecutive versions', async () => {
+    const events = await db.orm.em.fork().transactional((tx) =>
+      appendToStream(tx, {
+        streamId: 'batch-1',
+        streamType: 'Batch',
+        expectedVersion: 0,
+        recordedAt: now(),
+        events: [1, 2, 3].map((n) => ({ id: uuidv7Generator.uuid(), type: 'Numbered', data: { n }, metadata: {} })),
+      }),
+    );
+    expect(events.map((e) => e.version)).toEqual([1, 2, 3]);
+    expect(new Set(events.map((e) => e.transactionId)).size).toBe(1);
+    expect((await readStream(db.orm.em.fork(), 'batch-1')).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+});
+
+describe('inline projections', () => {
+  it('a failing projection rolls the events back too', async () => {
+    const cartId = 'doomed-cart';
+    const failing: InlineProjection = {
+      name: 'explodes',
+      streamTypes: ['Cart'],
+      apply: async () => {
+        throw new Error('projection failed on purpose');
+      },
+    };
+    await expect(run(db.orm.em.fork(), cartId, openCart(cartId), {}, [cartProjection, failing])).rejects.toThrow('projection failed on purpose');
+    expect(await countEvents(cartId)).toBe(0);
+    expect(await db.orm.em.fork().findOne(CartRecord, cartId)).toBeNull();
+  });
+
+  it('the cart projection equals a fold of its stream after a long series of commands', async () => {
+    const cartId = 'folded-cart';
+    await run(db.orm.em.fork(), cartId, openCart(cartId));
+    const skus = ['A', 'B', 'C', 'D'];
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let i = 0; i < 60; i++) {
+      const sku = skus[Math.floor(random() * skus.length)]!;
+      const command: CartCommand =
+        random() < 0.6 ? addItem(cartId, sku, 1 + Math.floor(random() * 3)) : { type: 'RemoveItemFromCart', data: { cartId, sku, quantity: 1 }, now: now() };
+      await run(db.orm.em.fork(), cartId, command).catch(() => undefined); // ItemNotInCart is part of the game
+    }
+    const stream = (await readStream(db.orm.em.fork(), cartId)) as RecordedEvent<CartEvent>[];
+    const row = await db.orm.em.fork().findOneOrFail(CartRecord, cartId);
+    expect({ ...row }).toEqual(replayView(cartView, stream));
+    expect(row.version).toBe(stream.length);
+  });
+});
+
+describe('reading', () => {
+  it('the global log returns committed events in commit order, after a position', async () => {
+    const em = db.orm.em.fork();
+    const first = await readLog(em, { limit: 10_000 });
+    expect(first.events.length).toBeGreaterThan(0);
+    const keys = first.events.map((e) => [e.transactionId, e.globalPosition] as const);
+    const sorted = [...keys].sort((a, b) => (a[0] === b[0] ? Number(a[1] - b[1]) : Number(a[0] - b[0])));
+    expect(keys).toEqual(sorted);
+    const middle = first.events[Math.floor(first.events.length / 2)]!;
+    const rest = await readLog(em, { after: { transactionId: middle.transactionId, globalPosition: middle.globalPosition }, limit: 10_000 });
+    expect(rest.events.map((e) => e.id)).toEqual(first.events.slice(first.events.indexOf(middle) + 1).map((e) => e.id));
+  });
+
+  it('a stream can be read as a slice of versions', async () => {
+    const slice = await readStream(db.orm.em.fork(), 'batch-1', { fromVersion: 2, toVersion: 3 });
+    expect(slice.map((e) => e.version)).toEqual([2, 3]);
+  });
+});
