@@ -73,7 +73,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     landingPage: false,
     graphiql: deps.config.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: graphiqlTabs } : false,
     renderGraphiQL,
-    context: ({ request }: YogaInitialContext) => makeContext(request.headers),
+    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
+    context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
+      makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
     maskedErrors: {
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? error.originalError : error;
@@ -127,16 +129,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         }
         const errors = validate(envelopedSchema, document);
         if (errors.length > 0) return errors;
-        const headers = ctx.extra.request.headers;
         return {
           schema: envelopedSchema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          contextValue: {
-            ...(await contextFactory()),
-            ...makeContext({ get: (name: string) => { const v = headers[name]; return Array.isArray(v) ? v[0] : v; } }),
-          },
+          contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
       },
@@ -167,6 +165,15 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         await feed.stop();
         await httpClosed;
       })()),
+  };
+}
+
+function nodeHeaders(headers: http.IncomingHttpHeaders) {
+  return {
+    get(name: string) {
+      const value = headers[name.toLowerCase()];
+      return Array.isArray(value) ? value[0] : value;
+    },
   };
 }
 
