@@ -1,0 +1,20 @@
+# The API as a container. Node 24 runs the TypeScript sources directly (type stripping): no build step.
+FROM node:24-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+COPY package.json package-lock.json ./
+# Production dependencies only; the embedded PostgreSQL binary is not needed with DATABASE_URL but is a
+# regular dependency, so it is installed too.
+RUN npm ci --omit=dev && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY src ./src
+COPY migrations ./migrations
+COPY schema ./schema
+
+USER node
+EXPOSE 4000
+# Migrations run at start; SIGTERM drains in-flight commands and closes subscriptions.
+CMD ["node", "src/main.ts"]
