@@ -5,6 +5,8 @@ import './roots.ts';
 import './errors.ts';
 import '../eventStore/graphql.ts';
 import '../modules/cart/graphql.ts';
+import '../modules/counter/graphql.ts';
+import '../modules/user/graphql.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -2,11 +2,23 @@ import type { EntitySchema } from '@mikro-orm/core';
 import type { InlineProjection } from '../eventStore/projection.ts';
 import { EventRecord } from '../eventStore/eventRecord.ts';
 import { CartRecord, cartProjection } from './cart/projection.ts';
+import { CounterRecord, counterProjection } from './counter/projection.ts';
+import { UserRecord, userEmailReservation, userProjection } from './user/projection.ts';
 
 /**
  * What each aggregate module contributes to the ORM and to the append transaction. Adding an
  * aggregate means adding its folder, its line here, and its graphql.ts import in src/graphql/schema.ts.
  */
-export const entities: readonly EntitySchema<any, any>[] = [EventRecord, CartRecord];
+export const entities: readonly EntitySchema<any, any>[] = [
+  EventRecord,
+  CartRecord,
+  UserRecord,
+  CounterRecord,
+];
 
-export const inlineProjections: readonly InlineProjection[] = [cartProjection];
+export const inlineProjections: readonly InlineProjection[] = [
+  cartProjection,
+  // The email claim runs before the users view so a taken email fails before any row is written.
+  userEmailReservation, userProjection,
+  counterProjection,
+];

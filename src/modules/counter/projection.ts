@@ -1,0 +1,54 @@
+import { defineEntity, p } from '@mikro-orm/core';
+import type { RecordedEvent } from '../../core/message.ts';
+import { assertNever } from '../../core/message.ts';
+import { inlineStreamView, type StreamView } from '../../eventStore/projection.ts';
+import type { CounterEvent } from './counter.ts';
+
+/** The `counters` read model, one row per counter, as queries return it. */
+export type CounterView = {
+  id: string;
+  value: number;
+  /** How many resets the counter has seen. */
+  resetCount: number;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export const CounterRecord = defineEntity({
+  name: 'Counter',
+  tableName: 'counters',
+  properties: {
+    id: p.text().primary(),
+    value: p.bigint('number'),
+    resetCount: p.integer(),
+    version: p.integer(),
+    createdAt: p.datetime().columnType('timestamptz'),
+    updatedAt: p.datetime().columnType('timestamptz'),
+  },
+});
+
+/** Pure: the counter view after one event. Used live (inline) and for `asOf` rebuilds alike. */
+export function evolveCounterView(view: CounterView | null, event: RecordedEvent<CounterEvent>): CounterView {
+  // A counter needs no creation event: its first event, whatever it is, brings the row into being.
+  const current: CounterView = view ?? { id: event.streamId, value: 0, resetCount: 0, version: 0, createdAt: event.recordedAt, updatedAt: event.recordedAt };
+  const touched = { version: event.version, updatedAt: event.recordedAt };
+  switch (event.type) {
+    case 'CounterIncremented':
+    case 'CounterDecremented':
+      return { ...current, ...touched, value: event.data.value };
+    case 'CounterReset':
+      return { ...current, ...touched, value: 0, resetCount: current.resetCount + 1 };
+    default:
+      return assertNever(event);
+  }
+}
+
+export const counterView: StreamView<CounterView, CounterEvent> = {
+  name: 'counters',
+  streamType: 'Counter',
+  entity: CounterRecord as never,
+  evolve: evolveCounterView,
+};
+
+export const counterProjection = inlineStreamView(counterView);
