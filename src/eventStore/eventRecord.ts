@@ -8,16 +8,20 @@ import { defineEntity, p } from '@mikro-orm/core';
 export const EventRecord = defineEntity({
   name: 'EventRecord',
   tableName: 'events',
+  // Mirrors migrations/: a test checks that the ORM's schema diff against the migrated database is empty.
+  indexes: [{ name: 'events_commit_order_idx', properties: ['transactionId', 'globalPosition'] }],
+  uniques: [{ name: 'events_stream_version_unique', properties: ['streamId', 'streamVersion'] }],
+  checks: [{ name: 'events_stream_version_check', expression: 'stream_version > 0' }],
   properties: {
-    globalPosition: p.bigint('string').primary().fieldName('global_position'),
-    transactionId: p.string().columnType('xid8').fieldName('transaction_id'),
-    eventId: p.uuid().unique().fieldName('event_id'),
+    globalPosition: p.bigint('string').primary().autoincrement().generated('identity').fieldName('global_position'),
+    transactionId: p.string().columnType('xid8').defaultRaw('pg_current_xact_id()').fieldName('transaction_id'),
+    eventId: p.uuid().unique('events_event_id_unique').fieldName('event_id'),
     streamId: p.text().fieldName('stream_id'),
     streamType: p.text().fieldName('stream_type'),
     streamVersion: p.integer().fieldName('stream_version'),
     eventType: p.text().fieldName('event_type'),
     data: p.json<Record<string, unknown>>(),
-    metadata: p.json<Record<string, unknown>>(),
-    recordedAt: p.datetime().columnType('timestamptz').fieldName('recorded_at'),
+    metadata: p.json<Record<string, unknown>>().defaultRaw(`'{}'::jsonb`),
+    recordedAt: p.datetime().columnType('timestamptz').defaultRaw('now()').fieldName('recorded_at'),
   },
 });

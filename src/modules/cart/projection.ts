@@ -33,14 +33,22 @@ export type CartView = {
 export const CartRecord = defineEntity({
   name: 'Cart',
   tableName: 'carts',
+  // Keyset pages newest first, overall and per filter (see Query.carts). Declared as in migrations/
+  // so the ORM's schema diff stays empty; the customer index is written as SQL because the column
+  // form of a snake_case column compared unequal to itself in MikroORM's schema diff.
+  indexes: [
+    { name: 'carts_listing_idx', columns: [{ name: 'openedAt', sort: 'desc' }, { name: 'id', sort: 'desc' }] },
+    { name: 'carts_customer_idx', expression: 'create index "carts_customer_idx" on "carts" ("customer_id", "opened_at" desc, "id" desc)' },
+    { name: 'carts_status_idx', columns: [{ name: 'status', sort: 'asc' }, { name: 'openedAt', sort: 'desc' }, { name: 'id', sort: 'desc' }] },
+  ],
   properties: {
     id: p.text().primary(),
     customerId: p.text(),
     status: p.text().$type<CartStatus>(),
     currency: p.text().nullable().$type<string | null>(),
-    lines: p.json<CartLineView[]>(),
-    itemCount: p.integer(),
-    total: p.bigint('number'),
+    lines: p.json<CartLineView[]>().defaultRaw(`'[]'::jsonb`),
+    itemCount: p.integer().default(0),
+    total: p.bigint('number').defaultRaw('0'),
     version: p.integer(),
     openedAt: p.datetime().columnType('timestamptz'),
     updatedAt: p.datetime().columnType('timestamptz'),
