@@ -104,9 +104,8 @@ const EXPECTED_VERSION = {
   required: false,
   description: 'Refuse with ConcurrencyError unless the user is at this version. Omit to let the server retry on conflicts.',
 } as const;
+// Only the id is checked here: the decider owns the email and name rules and reports every broken one in one ValidationError.
 const checkedUserId = (check: InputCheck, id: string) => check.text('userId', id, { max: 100, pattern: ID_PATTERN, patternHint: ID_HINT });
-// Length only here: the decider owns the email and name rules, and reports them as a ValidationError too.
-const checkedName = (check: InputCheck, name: string) => check.text('name', name, { max: MAX_NAME_LENGTH });
 
 const RegisterUserInput = builder.inputType('RegisterUserInput', {
   description: 'Who registers.',
@@ -125,9 +124,10 @@ builder.mutationField('registerUser', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const userId = input.userId == null ? ctx.ids.uuid() : checkedUserId(check, String(input.userId));
-      const name = checkedName(check, input.name);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'RegisterUser', data: { userId, email: input.email, name }, now: ctx.clock.now() }, 0);
+      // No expectedVersion: on an id that is taken, the decider answers UserAlreadyRegisteredError.
+      const data = { userId, email: input.email, name: input.name };
+      return runUserCommand(ctx, userId, { type: 'RegisterUser', data, now: ctx.clock.now() }, undefined);
     },
   }),
 );
@@ -149,10 +149,9 @@ builder.mutationField('renameUser', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const userId = checkedUserId(check, String(input.userId));
-      const name = checkedName(check, input.name);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'RenameUser', data: { userId, name }, now: ctx.clock.now() }, expectedVersion);
+      return runUserCommand(ctx, userId, { type: 'RenameUser', data: { userId, name: input.name }, now: ctx.clock.now() }, expectedVersion);
     },
   }),
 );
