@@ -3,7 +3,7 @@ import type { InlineProjection } from '../eventStore/projection.ts';
 import { EventRecord } from '../eventStore/eventRecord.ts';
 import { CartRecord, cartProjection } from './cart/projection.ts';
 import { CounterRecord, counterProjection } from './counter/projection.ts';
-import { UserRecord, userEmailReservation, userProjection } from './user/projection.ts';
+import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from './user/projection.ts';
 
 /**
  * What each aggregate module contributes to the ORM and to the append transaction. Adding an
@@ -12,7 +12,7 @@ import { UserRecord, userEmailReservation, userProjection } from './user/project
 export const entities: readonly EntitySchema<any, any>[] = [
   EventRecord,
   CartRecord,
-  UserRecord,
+  UserRecord, UserEmailRecord,
   CounterRecord,
 ];
 

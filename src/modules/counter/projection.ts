@@ -18,10 +18,13 @@ export type CounterView = {
 export const CounterRecord = defineEntity({
   name: 'Counter',
   tableName: 'counters',
+  // Mirrors migrations/ so the ORM's schema diff against a migrated database stays empty.
+  indexes: [{ name: 'counters_listing_idx', columns: [{ name: 'createdAt', sort: 'desc' }, { name: 'id', sort: 'desc' }] }],
+  checks: [{ name: 'counters_value_check', expression: 'value >= 0' }],
   properties: {
     id: p.text().primary(),
     value: p.bigint('number'),
-    resetCount: p.integer(),
+    resetCount: p.integer().default(0),
     version: p.integer(),
     createdAt: p.datetime().columnType('timestamptz'),
     updatedAt: p.datetime().columnType('timestamptz'),

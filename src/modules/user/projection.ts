@@ -22,6 +22,12 @@ export type UserView = {
 export const UserRecord = defineEntity({
   name: 'User',
   tableName: 'users',
+  // Mirrors migrations/ so the ORM's schema diff against a migrated database stays empty.
+  indexes: [
+    { name: 'users_listing_idx', columns: [{ name: 'registeredAt', sort: 'desc' }, { name: 'id', sort: 'desc' }] },
+    { name: 'users_status_idx', columns: [{ name: 'status', sort: 'asc' }, { name: 'registeredAt', sort: 'desc' }, { name: 'id', sort: 'desc' }] },
+    { name: 'users_email_idx', properties: ['email'] },
+  ],
   properties: {
     id: p.text().primary(),
     email: p.text(),
@@ -31,6 +37,21 @@ export const UserRecord = defineEntity({
     registeredAt: p.datetime().columnType('timestamptz'),
     updatedAt: p.datetime().columnType('timestamptz'),
     deactivatedAt: p.datetime().columnType('timestamptz').nullable().$type<Date | null>(),
+  },
+});
+
+/**
+ * The email reservations: an email (normalised, the primary key) and the user holding it. Written
+ * only by `userEmailReservation` below, in SQL; declared so the ORM knows the whole schema.
+ */
+export const UserEmailRecord = defineEntity({
+  name: 'UserEmail',
+  tableName: 'user_emails',
+  checks: [{ name: 'user_emails_email_check', expression: 'email = lower(email)' }],
+  properties: {
+    email: p.text().primary(),
+    userId: p.text(),
+    claimedAt: p.datetime().columnType('timestamptz'),
   },
 });
 
