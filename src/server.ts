@@ -9,8 +9,11 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.ts';
 import { DomainError, ValidationError } from './core/errors.ts';
 import type { Clock, IdGenerator } from './core/ids.ts';
-import { LogFeed } from './eventStore/feed.ts';
+import { FeedClosedError, LogFeed } from './eventStore/feed.ts';
+import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from './eventStore/feedMetrics.ts';
 import { KeyedSerializer } from './eventStore/streamLocks.ts';
+import { CommitNotifier } from './eventStore/commitNotifier.ts';
+import { EVENTS_CHANNEL } from './eventStore/append.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { schema } from './graphql/schema.ts';
 import type { Logger } from './logger.ts';
@@ -43,6 +46,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   const streamLocks = new KeyedSerializer();
   await feed.start();
+  // Publish after commit, never before: every committed transaction wakes this process's follower
+  // and, coalesced, the other instances' followers.
+  const notifier = new CommitNotifier({
+    send: () => orm.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
+    wakeLocal: () => void feed.pump(),
+    logger,
+  });
+  orm.em.getEventManager().registerSubscriber({ afterTransactionCommit: () => notifier.committed() });
 
   const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
     const header = headers.get('x-correlation-id');
@@ -84,6 +95,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           const issues = original instanceof ValidationError ? { issues: original.issues } : {};
           return new GraphQLError(original.message, { extensions: { code: original.code, ...issues } });
         }
+        // The live feed is reconnecting or shut down: the client should resubscribe, so it must see why.
+        if (original instanceof FeedClosedError) return new GraphQLError(original.message, { extensions: original.extensions });
         if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
         return yogaMaskError(error, message, isDev);
       },
@@ -102,6 +115,20 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         res.writeHead(body.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       });
+      return;
+    }
+    if (req.url === '/metrics' || req.url === '/metrics/') {
+      void renderMetrics(feed).then(
+        (text) => {
+          res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+          res.end(text);
+        },
+        (error: unknown) => {
+          logger.error('could not collect metrics', { error });
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end('metrics unavailable: the database did not answer\n');
+        },
+      );
       return;
     }
     void yoga(req, res, { req });
@@ -180,10 +207,12 @@ function nodeHeaders(headers: http.IncomingHttpHeaders) {
 async function health(orm: MikroORM, feed: LogFeed) {
   try {
     const connection = await orm.em.getConnection().checkConnection();
+    // Subscriptions cannot start while the feed reconnects, so that is degraded too.
+    const feedStatus = connection.ok ? await feedHealth(feed) : { connected: feed.connected, subscribers: feed.subscriberCount };
     return {
-      status: connection.ok ? 'ok' : 'degraded',
+      status: connection.ok && feedStatus.connected ? 'ok' : 'degraded',
       database: connection.ok ? 'up' : 'down',
-      feed: { subscribers: feed.subscriberCount, position: `${feed.position.transactionId}_${feed.position.globalPosition}` },
+      feed: feedStatus,
     };
   } catch {
     return { status: 'degraded', database: 'down' };
