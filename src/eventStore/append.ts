@@ -5,7 +5,7 @@ import { ConcurrencyError } from '../core/errors.ts';
 import { pgErrorCode, query, UNIQUE_VIOLATION } from '../db/sql.ts';
 import { encodePosition } from './position.ts';
 
-/** The channel the append notifies; log followers LISTEN on it. Delivered only on commit. */
+/** The channel log followers LISTEN on; the API notifies it after commits (see commitNotifier.ts). */
 export const EVENTS_CHANNEL = 'events_appended';
 
 export type EventToAppend = Event & { readonly id: string; readonly metadata: EventMetadata };
@@ -20,8 +20,9 @@ export type AppendRequest = {
 };
 
 /**
- * One statement: checks that the stream is still at `expectedVersion`, inserts every event with the
- * next versions, and queues a NOTIFY that PostgreSQL sends only if the transaction commits. The
+ * One statement: checks that the stream is still at `expectedVersion` and inserts every event with
+ * the next versions. (No NOTIFY here: inside the transaction it would serialise commits; see
+ * commitNotifier.ts.) The
  * unique (stream_id, stream_version) constraint settles a race between two writers that both saw
  * the same version: exactly one insert wins, the other gets a ConcurrencyError.
  */
@@ -35,8 +36,7 @@ const APPEND_SQL = `
     where head.version = $8
     returning global_position, transaction_id, stream_version
   )
-  select global_position, transaction_id, stream_version, pg_notify('${EVENTS_CHANNEL}', '') is null as notified
-  from inserted order by stream_version`;
+  select global_position, transaction_id, stream_version from inserted order by stream_version`;
 
 type AppendedRow = { global_position: string; transaction_id: string; stream_version: number };
 
