@@ -19,7 +19,10 @@ import {
   MAX_QUANTITY,
   MAX_UNIT_PRICE,
 } from './cart.ts';
-import { CartRecord, type CartLineView, type CartView } from './projection.ts';
+import { CartRecord, evolveCartView, type CartLineView, type CartView } from './projection.ts';
+import type { FeedSubscription } from '../../eventStore/feed.ts';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CartEvent } from './cart.ts';
 
 // ---- Read model types ---------------------------------------------------------------------
 
@@ -332,5 +335,49 @@ builder.queryField('carts', (t) =>
         const rows = await ctx.em.find(CartRecord, { $and: where } as never, { orderBy: { openedAt: direction, id: direction } as never, limit });
         return rows as CartView[];
       }),
+  }),
+);
+
+// ---- Subscriptions ------------------------------------------------------------------------
+
+/**
+ * The cart's current projection, then the projection after each of its events. The feed subscription
+ * is opened before the row is read, so no change can fall between the two; events the row already
+ * reflects are skipped by version. Later states come from the same pure `evolveCartView` the inline
+ * projection runs, so the live path costs no database work per subscriber.
+ */
+async function* cartUpdates(events: FeedSubscription, em: EntityManager, cartId: string): AsyncGenerator<CartView | null> {
+  try {
+    const row = await em.findOne(CartRecord, cartId);
+    let view: CartView | null = row ? ({ ...row } as CartView) : null;
+    yield view;
+    for await (const event of events) {
+      if (view && event.version <= view.version) continue;
+      const next = evolveCartView(view, event as RecordedEvent<CartEvent>);
+      if (next === null || next === view) continue;
+      view = next;
+      yield view;
+    }
+  } finally {
+    await events.return();
+  }
+}
+
+builder.subscriptionField('cart', (t) =>
+  t.field({
+    type: CartRef,
+    nullable: true,
+    description:
+      'One cart, live: first its current state, then its new state after every change to it, in order. When no cart ' +
+      'has this id yet, the first message is null and the cart follows as soon as it is opened. If the server loses ' +
+      'its database connection the subscription ends with a FEED_CLOSED error: subscribe again to get the current state.',
+    args: { id: t.arg.id({ description: 'The cart id.' }) },
+    subscribe: (_root, args, ctx) => {
+      const check = new InputCheck();
+      const cartId = checkedCartId(check, String(args.id));
+      check.done();
+      return cartUpdates(ctx.feed.subscribe({ filter: { streamId: cartId, streamType: cartDecider.streamType } }), ctx.em, cartId);
+    },
+    resolve: (view) => view,
   }),
 );
