@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../core/message.ts';
+import { LruCache } from './lruCache.ts';
 
 /**
  * An inline projection: runs inside the append's transaction, so its read model commits with the
@@ -11,6 +12,8 @@ export type InlineProjection = {
   /** Stream types whose events this projection wants. */
   readonly streamTypes: readonly string[];
   apply(em: EntityManager, events: readonly RecordedEvent[]): Promise<void>;
+  /** Called with the same `events` once their transaction has committed (never after a rollback). */
+  afterCommit?(events: readonly RecordedEvent[]): void;
 };
 
 /**
@@ -35,7 +38,18 @@ export function replayView<View extends object, E extends Event>(
   return state;
 }
 
-export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>): InlineProjection {
+type CachedView<View> = { readonly version: number; readonly row: View | null };
+
+/**
+ * Keeps a StreamView's rows inside the append's transaction. The row each stream had after its last
+ * committed event is remembered (bounded, most recently used), so the common case writes one upsert
+ * and reads nothing. That is safe because a row is a pure function of its stream's events, events
+ * never change once committed, and a cached row is used only when it is exactly at the version the
+ * new events follow; it enters the cache only after its transaction commits.
+ */
+export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>, options: { cacheSize?: number } = {}): InlineProjection {
+  const committed = new LruCache<string, CachedView<View>>(options.cacheSize ?? 10_000);
+  const uncommitted = new WeakMap<readonly RecordedEvent[], Map<string, CachedView<View>>>();
   return {
     name: view.name,
     streamTypes: [view.streamType],
@@ -47,19 +61,27 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
         list.push(event as RecordedEvent<E>);
         byStream.set(event.streamId, list);
       }
+      const written = new Map<string, CachedView<View>>();
       for (const [streamId, streamEvents] of byStream) {
-        const row = await em.findOne(view.entity, streamId as never);
-        let next: View | null = row ? ({ ...row } as View) : null;
-        for (const event of streamEvents) next = view.evolve(next, event);
-        if (next === null) {
-          if (row) em.remove(row);
-        } else if (row) {
-          em.assign(row, next as never);
-        } else {
-          em.create(view.entity, next as never);
+        const before = streamEvents[0]!.version - 1;
+        const cached = committed.get(streamId);
+        let current: View | null;
+        if (before === 0) current = null;
+        else if (cached?.version === before) current = cached.row;
+        else {
+          const row = await em.findOne(view.entity, streamId as never);
+          current = row ? ({ ...row } as View) : null;
         }
+        let next = current;
+        for (const event of streamEvents) next = view.evolve(next, event);
+        if (next !== null) await em.upsert(view.entity, next as never);
+        else if (current !== null) await em.nativeDelete(view.entity, streamId as never);
+        written.set(streamId, { version: streamEvents.at(-1)!.version, row: next });
       }
-      await em.flush();
+      uncommitted.set(events, written);
+    },
+    afterCommit(events) {
+      for (const [streamId, entry] of uncommitted.get(events) ?? []) committed.set(streamId, entry);
     },
   };
 }
