@@ -124,7 +124,10 @@ describe('Subscription.events over graphql-ws', () => {
 
     // One subscriber drops its connection mid-way and resumes after the last position it received.
     await firstLeg.waitFor(30, 30_000);
+    // Messages in flight still arrive until the socket has closed; the last of them is where to resume.
+    const closed = new Promise((resolve) => firstClient.on('closed', resolve));
     await firstClient.dispose();
+    await closed;
     const resumeAfter = eventsOf(firstLeg.received).at(-1)!.position;
     const secondLeg = collect<{ events: FeedEvent }>(server.wsClient(), EVENTS, { after: resumeAfter });
     await writers;

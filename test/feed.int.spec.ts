@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { RecordedEvent } from '../src/core/message.ts';
 import { uuidv7 } from '../src/core/ids.ts';
-import { appendToStream } from '../src/eventStore/append.ts';
+import { appendToStream, EVENTS_CHANNEL } from '../src/eventStore/append.ts';
 import { FeedClosedError, type FeedOptions, LogFeed, type FeedSubscription } from '../src/eventStore/feed.ts';
-import { LOG_START, type LogPosition } from '../src/eventStore/position.ts';
+import { comparePositions, LOG_START, type LogPosition } from '../src/eventStore/position.ts';
 import { type LogFilter, readLog } from '../src/eventStore/read.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { Orm } from '../src/db/orm.ts';
@@ -28,18 +28,19 @@ afterAll(async () => {
 });
 
 async function startFeed(options: Partial<FeedOptions> = {}): Promise<LogFeed> {
-  // A slow poll: these tests wake the follower by NOTIFY or explicitly with pump().
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 60_000, ...options });
+  // Transaction ids are cluster-wide, so spec files running in parallel on the same server can hold
+  // this log back for a moment; a brisk poll picks the events up when they end (their NOTIFYs go to their own database).
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100, ...options });
   feeds.push(feed);
   await feed.start();
   return feed;
 }
 
-/** Appends and commits; returns the recorded events. */
+/** Appends, commits and notifies followers, as the API's command path does; returns the recorded events. */
 async function append(streamId: string, types: string[], streamType = 'Thing'): Promise<RecordedEvent[]> {
   const em = orm.em.fork();
   const [head] = await em.getConnection().execute<{ version: number }[]>('select coalesce(max(stream_version), 0)::int as version from events where stream_id = ?', [streamId]);
-  return em.transactional((tx) =>
+  const recorded = await em.transactional((tx) =>
     appendToStream(tx, {
       streamId,
       streamType,
@@ -48,6 +49,8 @@ async function append(streamId: string, types: string[], streamType = 'Thing'): 
       events: types.map((type, index) => ({ id: uuidv7(), type, data: { index }, metadata: {} })),
     }),
   );
+  await em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`);
+  return recorded;
 }
 
 /** The next `count` events of a subscription; fails instead of hanging. */
@@ -67,6 +70,16 @@ async function take(subscription: FeedSubscription, count: number, timeoutMs = 1
     clearTimeout(timer);
   }
   return events;
+}
+
+/** Waits until the follower has handed out `event` (another spec's open transaction may hold it back a while). */
+async function caughtUp(feed: LogFeed, event: RecordedEvent): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    await feed.pump();
+    if (comparePositions(feed.position, at(event)) >= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the follower never reached ${event.position}`);
 }
 
 async function wholeLog(filter?: LogFilter): Promise<RecordedEvent[]> {
@@ -115,7 +128,7 @@ describe('the log feed', () => {
 
     release();
     await late;
-    await feed.pump();
+    await caughtUp(feed, early.at(-1)!);
 
     const [lateEvent] = lateEvents;
     expect(lateEvent!.globalPosition).toBeLessThan(early[0]!.globalPosition);
@@ -162,18 +175,18 @@ describe('the log feed', () => {
         return page;
       }
     }
-    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 60_000 });
+    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100 });
     feeds.push(feed);
     await feed.start();
     const from = feed.position;
     const replayed = await append('seam-read', ['A', 'B', 'C']);
-    await feed.pump();
+    await caughtUp(feed, replayed.at(-1)!);
 
     const subscription = feed.subscribe({ after: from });
     const received = take(subscription, 5);
     await pageRead;
     const whileReading = await append('seam-read', ['D', 'E']);
-    await feed.pump();
+    await caughtUp(feed, whileReading.at(-1)!);
     release!();
     expect(ids(await received)).toEqual(ids([...replayed, ...whileReading]));
     pageRead = Promise.resolve();
@@ -184,8 +197,9 @@ describe('the log feed', () => {
     const feed = await startFeed({ bufferSize: 10, catchUpPageSize: 8 });
     const subscription = feed.subscribe();
     const start = feed.position;
-    for (let i = 0; i < 30; i++) await append(`slow-${i % 3}`, ['A', 'B']);
-    await feed.pump();
+    let last: RecordedEvent[] = [];
+    for (let i = 0; i < 30; i++) last = await append(`slow-${i % 3}`, ['A', 'B']);
+    await caughtUp(feed, last.at(-1)!);
     expect(feed.stats.fallbacks).toBeGreaterThanOrEqual(1);
 
     // Reading while more is appended also overflows the buffer of live events held during catch-up.
@@ -215,10 +229,9 @@ describe('the log feed', () => {
       await append('filter-cart-1', ['CartOpened', 'ItemAdded'], 'Cart');
       await append('filter-cart-2', ['CartOpened', 'ItemAdded', 'ItemRemoved'], 'Cart');
       await append('filter-order-1', ['OrderPlaced', 'OrderShipped'], 'Order');
-      await append('filter-cart-1', ['ItemAdded', 'CheckedOut'], 'Cart');
+      return append('filter-cart-1', ['ItemAdded', 'CheckedOut'], 'Cart');
     };
-    await writes();
-    await feed.pump();
+    await caughtUp(feed, (await writes()).at(-1)!);
     const log = (await readLog(orm.em.fork(), { after: start, limit: 100 })).events;
     const expected = [
       log.filter((e) => e.streamId === 'filter-cart-1'),
@@ -239,7 +252,7 @@ describe('the log feed', () => {
     for (const [index, filter] of filters.entries()) {
       const [streamId, type, streamType] = sentinels[index]!;
       const [sentinel] = await append(streamId, [type], streamType);
-      await feed.pump();
+      await caughtUp(feed, sentinel!);
       const want = (await readLog(orm.em.fork(), { after: start, limit: 100 })).events.filter((e) => wanted(filter, e));
       expect(want.at(-1)!.id).toBe(sentinel!.id);
       expect(ids(await take(live[index]!, want.length))).toEqual(ids(want));
@@ -254,7 +267,7 @@ describe('the log feed', () => {
     const feed = await startFeed();
     const subscription = feed.subscribe({ filter: { streamId: 'lost' } });
     const first = await append('lost', ['A']);
-    await feed.pump();
+    await caughtUp(feed, first[0]!);
     expect(ids(await take(subscription, 1))).toEqual(ids(first));
 
     const admin = new pg.Client({ connectionString: databaseUrl });
