@@ -1,0 +1,131 @@
+/**
+ * A writer process for the read and live workloads: `writers` concurrent writers appending cart
+ * events through the command handler (decide, append, inline projection, commit, NOTIFY), either
+ * as fast as they can (rate 0) or paced to `rate` events per second in total. Controlled over IPC:
+ * the parent sends 'start' and 'stop'; on stop it answers with what was appended and when each
+ * append's commit returned (wall clock in ms, comparable across processes on this machine).
+ *
+ *   node bench/clients/writers.ts '{"databaseUrl":"…","writers":4,"rate":0,"record":false,"prefix":"w"}'
+ */
+import { randomUUID } from 'node:crypto';
+import { uuidv7Generator } from '../../src/core/ids.ts';
+import { openOrm } from '../../src/db/orm.ts';
+import { handleCommand } from '../../src/eventStore/commandHandler.ts';
+import { KeyedSerializer } from '../../src/eventStore/streamLocks.ts';
+import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
+import { entities, inlineProjections } from '../../src/modules/modules.ts';
+import { sleep, wallNow } from '../lib/stats.ts';
+
+export type WriterOptions = {
+  databaseUrl: string;
+  writers: number;
+  /** Events per second across all writers; 0 for as fast as possible. */
+  rate: number;
+  /** Long-lived carts per writer (opened on 'open', before 'start'). */
+  cartsPerWriter: number;
+  record: boolean;
+  prefix: string;
+};
+export type Appended = { id: string; streamId: string; type: string; position: string; commitAt: number };
+export type WriterReport = { appended: number; errors: number; firstError?: string; events: Appended[]; durationS: number };
+
+const options = JSON.parse(process.argv[2]!) as WriterOptions;
+const orm = await openOrm({ url: options.databaseUrl, poolSize: Math.max(2, options.writers), entities });
+const streamLocks = new KeyedSerializer();
+const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5'];
+
+const events: Appended[] = [];
+let appended = 0;
+let errors = 0;
+let firstError: string | undefined;
+let running = false;
+
+async function command(cartId: string, cmd: CartCommand): Promise<void> {
+  try {
+    const result = await handleCommand(
+      { em: orm.em.fork(), ids: uuidv7Generator, projections: inlineProjections, streamLocks, retries: 5, metadata: { correlationId: randomUUID(), actor: 'anonymous', client: 'bench-writer' } },
+      cartDecider, cartId, cmd,
+    );
+    const commitAt = wallNow();
+    appended += result.events.length;
+    if (options.record) for (const e of result.events) events.push({ id: e.id, streamId: e.streamId, type: e.type, position: e.position, commitAt });
+  } catch (error) {
+    errors++;
+    firstError ??= error instanceof Error ? error.message : String(error);
+  }
+}
+
+const carts: string[][] = Array.from({ length: options.writers }, (_, w) =>
+  Array.from({ length: options.cartsPerWriter }, (_, s) => `${options.prefix}-${w}-${s}`));
+const contents = new Map<string, Map<string, number>>();
+
+function nextCommand(writer: number): [string, CartCommand] {
+  const own = carts[writer]!;
+  if (options.cartsPerWriter === 0) {
+    // Fresh carts only: open one, and let the next commands fill it.
+    const cartId = `${options.prefix}-${writer}-${randomUUID()}`;
+    own.push(cartId);
+    return [cartId, { type: 'OpenCart', data: { cartId, customerId: 'bench' }, now: new Date() }];
+  }
+  const cartId = own[Math.floor(Math.random() * own.length)]!;
+  const items = contents.get(cartId)!;
+  const sku = SKUS[Math.floor(Math.random() * SKUS.length)]!;
+  if (Math.random() < 0.1 && (items.get(sku) ?? 0) > 0) {
+    items.set(sku, items.get(sku)! - 1);
+    return [cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity: 1 }, now: new Date() }];
+  }
+  items.set(sku, (items.get(sku) ?? 0) + 1);
+  return [cartId, { type: 'AddItemToCart', data: { cartId, sku, name: 'Benchmark widget', unitPrice: { amount: 1999, currency: 'EUR' }, quantity: 1 }, now: new Date() }];
+}
+
+async function writer(index: number, started: number): Promise<void> {
+  const interval = options.rate > 0 ? (1000 * options.writers) / options.rate : 0;
+  for (let k = 0; running; k++) {
+    if (interval > 0) {
+      // Open loop: the k-th append is due at a fixed time, whatever the previous one took.
+      const due = started + index * (interval / options.writers) + k * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (!running) break;
+    }
+    if (options.cartsPerWriter === 0) {
+      const [cartId, open] = nextCommand(index);
+      await command(cartId, open);
+      for (let i = 0; i < 3 && running; i++) {
+        await command(cartId, { type: 'AddItemToCart', data: { cartId, sku: SKUS[i]!, name: 'Benchmark widget', unitPrice: { amount: 1999, currency: 'EUR' }, quantity: 1 }, now: new Date() });
+      }
+    } else {
+      const [cartId, cmd] = nextCommand(index);
+      await command(cartId, cmd);
+    }
+  }
+}
+
+let writersDone: Promise<unknown> = Promise.resolve();
+let startedAt = 0;
+process.on('message', (message: { type: string }) => {
+  void (async () => {
+    if (message.type === 'open') {
+      // Open the long-lived carts before the measured phase.
+      for (const own of carts) for (const cartId of own) {
+        contents.set(cartId, new Map());
+        await command(cartId, { type: 'OpenCart', data: { cartId, customerId: 'bench' }, now: new Date() });
+      }
+      events.length = 0;
+      process.send!({ type: 'opened' });
+    } else if (message.type === 'start') {
+      running = true;
+      startedAt = performance.now();
+      writersDone = Promise.all(carts.map((_, index) => writer(index, startedAt)));
+      process.send!({ type: 'started' });
+    } else if (message.type === 'stop') {
+      running = false;
+      await writersDone;
+      const report: WriterReport = { appended, errors, ...(firstError ? { firstError } : {}), events, durationS: (performance.now() - startedAt) / 1000 };
+      process.send!({ type: 'report', report });
+      await orm.close();
+      process.disconnect();
+    }
+  })();
+});
+process.send!({ type: 'ready' });

@@ -1,0 +1,32 @@
+import type { Row } from '../lib/report.ts';
+
+export type Scale = {
+  concurrency: number[];
+  commandWarmupMs: number;
+  commandDurationMs: number;
+  /** Events preloaded for the catch-up and history workloads. */
+  logEvents: number;
+  /** The small log history is compared against. */
+  smallLogEvents: number;
+  /** Events per transaction in the preload. */
+  eventsPerTransaction: number;
+  historyQueries: number;
+  liveSubscribers: number;
+  liveRate: number;
+  liveWarmupMs: number;
+  liveDurationMs: number;
+  idleSubscriptions: number;
+};
+
+export type FamilyContext = {
+  readonly serverUrl: string;
+  readonly scale: Scale;
+  readonly apiPoolSize: number;
+  /** Sub-workloads to run (`graphql`, `library`, …); all when undefined. */
+  readonly only: Set<string> | undefined;
+  /** `startApi` options that turn on CPU profiling of the server child when the run asked for it. */
+  profile(name: string): { profileDir?: string; profileName?: string };
+  log(message: string): void;
+};
+
+export type FamilyResult = { rows: Row[]; notes: string[]; details: Record<string, unknown> };

@@ -1,0 +1,100 @@
+import { openOrm } from '../../src/db/orm.ts';
+import { entities } from '../../src/modules/modules.ts';
+import { createDatabase } from '../lib/db.ts';
+import { preloadEvents } from '../lib/preload.ts';
+import { row, type Row } from '../lib/report.ts';
+import { startApi } from '../lib/server.ts';
+import type { LatencySummary } from '../lib/stats.ts';
+import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
+import { detectHistoryQuery, FILTERS, graphqlHistoryCell, historyQueries, libraryHistoryCell, rawHistoryCell, type FilterName } from '../workloads/history.ts';
+import type { FamilyContext, FamilyResult } from './context.ts';
+
+const W3 = '3. Catch-up read';
+const W6 = '6. History';
+const WRITERS = 4;
+
+const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const fmtCount = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+/** Workloads 3 and 6 on a preloaded log (and, for 6, a small log to compare against). */
+export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
+  const { scale } = ctx;
+  const only = (name: string) => !ctx.only || ctx.only.has('log') || ctx.only.has(name);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const details: Record<string, unknown> = {};
+
+  ctx.log(`preloading ${scale.logEvents} events (${scale.eventsPerTransaction} per transaction)`);
+  const bigUrl = await createDatabase(ctx.serverUrl, 'bench_log');
+  details.preload = { events: scale.logEvents, eventsPerTransaction: scale.eventsPerTransaction, ...(await preloadEvents(bigUrl, scale.logEvents, scale.eventsPerTransaction)) };
+  notes.push(`The ${fmtCount(scale.logEvents)}-event log was loaded in SQL (INSERT … SELECT generate_series, ${scale.eventsPerTransaction} events per transaction, in ${(details.preload as any).seconds.toFixed(0)} s), not through the API; streams of 10 events, 90 % carts and 10 % counters, payloads the size the API writes.`);
+
+  if (only('history')) {
+    const smallUrl = await createDatabase(ctx.serverUrl, 'bench_log_small');
+    await preloadEvents(smallUrl, scale.smallLogEvents, scale.eventsPerTransaction);
+    const history: Record<string, Record<FilterName, { api: LatencySummary[]; raw: LatencySummary[] }>> = {};
+    let via = 'GraphQL';
+    for (const [label, url] of [[fmtCount(scale.smallLogEvents), smallUrl], [fmtCount(scale.logEvents), bigUrl]] as const) {
+      const queries = await historyQueries(url, scale.historyQueries);
+      const api = await startApi({ databaseUrl: url, ...ctx.profile(`history-${label}`) });
+      const orm = await openOrm({ url, poolSize: 2, entities });
+      const cells = (history[label] = {} as Record<FilterName, { api: LatencySummary[]; raw: LatencySummary[] }>);
+      try {
+        const shape = await detectHistoryQuery(api.url);
+        if ('missing' in shape) via = `library readLog (${shape.missing})`;
+        for (let run = 0; run < 2; run++) {
+          for (const filter of FILTERS) {
+            ctx.log(`history ${label} filter=${filter} run ${run + 1}`);
+            const cell = (cells[filter] ??= { api: [], raw: [] });
+            cell.raw.push(await rawHistoryCell(url, queries[filter]));
+            cell.api.push('missing' in shape ? await libraryHistoryCell(orm, queries[filter]) : await graphqlHistoryCell(api.url, shape, queries[filter]));
+          }
+        }
+      } finally {
+        await orm.close();
+        await api.stop();
+      }
+    }
+    if (via !== 'GraphQL') notes.push(`History: measured through ${via}; the GraphQL figure needs Query.events(first, after, filter).`);
+    const small = fmtCount(scale.smallLogEvents);
+    const big = fmtCount(scale.logEvents);
+    for (const filter of FILTERS) {
+      const b = history[big]![filter];
+      const s = history[small]![filter];
+      const cell = `filter: ${filter}`;
+      rows.push(row({ workload: W6, cell: `${cell}, ${big} log`, figure: `p50 (${via === 'GraphQL' ? 'GraphQL' : 'readLog'})`, unit: 'ms', runs: b.api.map((x) => x.p50), raw: b.raw.map((x) => x.p50), rawLabel: 'same keyset SELECT, bare pg' }));
+      rows.push(row({ workload: W6, cell: `${cell}, ${big} log`, figure: `p99 (${via === 'GraphQL' ? 'GraphQL' : 'readLog'})`, unit: 'ms', runs: b.api.map((x) => x.p99), raw: b.raw.map((x) => x.p99), rawLabel: 'same keyset SELECT, bare pg',
+        target: { text: '< 10 ms', worse: 'higher', check: (worst) => worst < 10 } }));
+      rows.push(row({ workload: W6, cell: `${cell}, ${small} log`, figure: 'p99', unit: 'ms', runs: s.api.map((x) => x.p99), raw: s.raw.map((x) => x.p99) }));
+      const growth = b.api.map((x, i) => x.p99 / s.api[i]!.p99);
+      const rawGrowth = b.raw.map((x, i) => x.p99 / s.raw[i]!.p99);
+      rows.push(row({ workload: W6, cell, figure: `p99 ${big} ÷ p99 ${small}`, unit: '×', runs: growth, raw: rawGrowth,
+        target: { text: 'flat: ≤ 1.5×', worse: 'higher', check: (worst) => worst <= 1.5 } }));
+    }
+    details.history = { via, cells: history };
+  }
+
+  if (only('catchup')) {
+    const orm = await openOrm({ url: bigUrl, poolSize: ctx.apiPoolSize, entities });
+    const raw: RawReadResult[] = [];
+    const feed: CatchUpResult[] = [];
+    try {
+      for (let run = 0; run < 2; run++) {
+        ctx.log(`raw cursor read run ${run + 1}`);
+        raw.push(await rawCursorReadCell(bigUrl, WRITERS, `raw${run}`));
+        ctx.log(`catch-up through FeedSubscription run ${run + 1}`);
+        feed.push(await catchUpCell(bigUrl, orm, WRITERS, `catchup${run}`));
+      }
+    } finally {
+      await orm.close();
+    }
+    const rawRate = raw.map((x) => x.eventsPerS);
+    rows.push(row({ workload: W3, cell: `${fmtCount(scale.logEvents)} events, ${WRITERS} writers`, figure: 'events/s (FeedSubscription catch-up → readLog)', unit: 'ev/s', runs: feed.map((x) => x.eventsPerS), raw: rawRate, rawLabel: 'server-side cursor, FETCH 10000',
+      target: { text: '≥ 0.5 × raw', worse: 'lower', check: (worst) => worst / mean(rawRate) >= 0.5 } }));
+    rows.push(row({ workload: W3, cell: `${fmtCount(scale.logEvents)} events, ${WRITERS} writers`, figure: 'lost + repeated + out of order', unit: 'events', runs: feed.map((x) => x.lost + x.repeated + x.outOfOrder),
+      target: { text: '0', worse: 'higher', check: (worst) => worst === 0 },
+      note: feed.map((x, i) => `run ${i + 1}: ${x.delivered} delivered of ${x.inTable} in the table, ${x.appendedDuringRead} appended during the read, lost ${x.lost}, repeated ${x.repeated}, out of order ${x.outOfOrder}`).join('; ') }));
+    details.catchUp = { raw, feed };
+  }
+  return { rows, notes, details };
+}

@@ -1,0 +1,94 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embeddedPostgres.ts';
+import { migrate, openOrm } from '../../src/db/orm.ts';
+import { entities } from '../../src/modules/modules.ts';
+
+export type BenchDatabase = {
+  /** Server-level URL (the `postgres` database or whatever DATABASE_URL names). */
+  readonly url: string;
+  readonly source: 'embedded' | 'DATABASE_URL';
+  stop(): Promise<void>;
+};
+
+/**
+ * The PostgreSQL the run measures: DATABASE_URL when set, else an embedded server in a temp dir,
+ * started exactly as `npm start` starts it (no extra settings: durable commits, fsync on).
+ */
+export async function startDatabase(): Promise<BenchDatabase> {
+  if (process.env.DATABASE_URL) {
+    return { url: process.env.DATABASE_URL, source: 'DATABASE_URL', stop: async () => undefined };
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'es-graphql-bench-'));
+  // As root, PostgreSQL runs as the `postgres` OS user, which must be able to enter this directory.
+  await chmod(dir, 0o755);
+  const embedded = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), persistent: false });
+  return {
+    url: embedded.url,
+    source: 'embedded',
+    stop: async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench' });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database for one workload family, migrated as the app migrates it. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  await withClient(serverUrl, async (client) => {
+    await client.query(`drop database if exists ${name} with (force)`);
+    await client.query(`create database ${name}`);
+  });
+  const url = databaseUrl(serverUrl, name);
+  const orm = await openOrm({ url, poolSize: 1, entities });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
+  return url;
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withClient(serverUrl, (client) => client.query(`drop database if exists ${name} with (force)`));
+}
+
+/**
+ * `raw.events`: a copy of `events` with the same columns, defaults, constraints and indexes, for
+ * the raw-SQL limits, so they do the same work on a table of their own.
+ */
+export async function createRawEventsTable(url: string): Promise<void> {
+  await withClient(url, async (client) => {
+    await client.query('create schema if not exists raw');
+    await client.query('drop table if exists raw.events');
+    await client.query('create table raw.events (like public.events including all)');
+  });
+}
+
+/** The settings that decide the figures, as the server reports them. */
+export async function postgresSettings(url: string): Promise<Record<string, string>> {
+  return withClient(url, async (client) => {
+    const names = ['server_version', 'shared_buffers', 'synchronous_commit', 'fsync', 'full_page_writes', 'wal_sync_method', 'max_connections', 'work_mem', 'effective_io_concurrency', 'commit_delay', 'wal_level', 'max_wal_size', 'jit'];
+    const { rows } = await client.query<{ name: string; setting: string }>(
+      `select name, current_setting(name) as setting from pg_settings where name = any($1::text[])`, [names]);
+    return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+  });
+}

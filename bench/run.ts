@@ -1,0 +1,140 @@
+/**
+ * `npm run bench`: starts a PostgreSQL (embedded, or DATABASE_URL), runs each workload family on
+ * a fresh database after a warm-up, twice per cell, each beside its raw-SQL limit measured in the
+ * same run, and writes bench/results/latest.md and latest.json.
+ *
+ *   npm run bench                      the full suite (under 10 minutes on 2 cores)
+ *   npm run bench -- --quick           tiny sizes, for development (about a minute)
+ *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
+ *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { postgresSettings, startDatabase } from './lib/db.ts';
+import { writeReport, type Row } from './lib/report.ts';
+import { ROOT } from './lib/server.ts';
+import { round } from './lib/stats.ts';
+import { commandsFamily } from './families/commands.ts';
+import type { FamilyContext, FamilyResult, Scale } from './families/context.ts';
+import { logFamily } from './families/log.ts';
+import { liveFamily } from './families/live.ts';
+import { memoryFamily } from './families/memory.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'latest' },
+  },
+});
+
+const FULL: Scale = {
+  concurrency: [1, 8, 32],
+  commandWarmupMs: 2_000,
+  commandDurationMs: 6_000,
+  logEvents: 1_000_000,
+  smallLogEvents: 10_000,
+  eventsPerTransaction: 4,
+  historyQueries: 300,
+  liveSubscribers: 1_000,
+  liveRate: 500,
+  liveWarmupMs: 3_000,
+  liveDurationMs: 10_000,
+  idleSubscriptions: 10_000,
+};
+const QUICK: Scale = {
+  concurrency: [1, 8, 32],
+  commandWarmupMs: 300,
+  commandDurationMs: 1_000,
+  logEvents: 30_000,
+  smallLogEvents: 3_000,
+  eventsPerTransaction: 4,
+  historyQueries: 50,
+  liveSubscribers: 100,
+  liveRate: 100,
+  liveWarmupMs: 500,
+  liveDurationMs: 2_000,
+  idleSubscriptions: 500,
+};
+
+const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
+  { name: 'commands', parts: ['graphql', 'library'], run: commandsFamily },
+  { name: 'log', parts: ['catchup', 'history'], run: logFamily },
+  { name: 'live', parts: [], run: liveFamily },
+  { name: 'memory', parts: [], run: memoryFamily },
+];
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const scale = args.quick ? QUICK : FULL;
+  const only = args.only ? new Set(args.only.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
+  const profileDir = path.join(ROOT, 'bench/results/profiles');
+  const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  const loadAverageAtStart = os.loadavg().map((v) => round(v, 2));
+
+  log(`starting PostgreSQL (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})`);
+  const database = await startDatabase();
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const details: Record<string, unknown> = {};
+  const apiPoolSize = Number(process.env.DB_POOL_SIZE ?? 10);
+  let settings: Record<string, string> = {};
+  try {
+    settings = await postgresSettings(database.url);
+    const ctx: FamilyContext = {
+      serverUrl: database.url,
+      scale,
+      apiPoolSize,
+      only,
+      profile: (name) => (args.profile ? { profileDir, profileName: `${name}.cpuprofile` } : {}),
+      log,
+    };
+    for (const family of FAMILIES) {
+      if (only && !only.has(family.name) && !family.parts.some((part) => only.has(part))) continue;
+      log(`— ${family.name} —`);
+      const familyStarted = Date.now();
+      try {
+        const result = await family.run(ctx);
+        rows.push(...result.rows);
+        notes.push(...result.notes);
+        details[family.name] = { ...result.details, wallClockS: round((Date.now() - familyStarted) / 1000, 1) };
+      } catch (error) {
+        log(`${family.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        notes.push(`The ${family.name} workloads failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } finally {
+    await database.stop();
+  }
+
+  const cpus = os.cpus();
+  const meta = {
+    startedAt: new Date(started).toISOString(),
+    mode: args.quick ? 'quick' : 'full',
+    wallClockS: round((Date.now() - started) / 1000, 1),
+    scale,
+    machine: {
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      cores: cpus.length,
+      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      loadAverageAtStart,
+      loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
+    },
+    node: process.version,
+    postgres: { version: settings.server_version ?? 'unknown', source: database.source, settings },
+    api: { dbPoolSize: apiPoolSize, process: 'node src/main.ts (child process), HOST=127.0.0.1, LOG_LEVEL=warn' },
+  };
+  await writeReport(path.join(ROOT, 'bench/results'), { meta, rows, notes, details }, args.out);
+  log(`wrote bench/results/${args.out}.md and .json (${meta.wallClockS} s)`);
+  const misses = rows.filter((r) => r.pass === false);
+  for (const miss of misses) log(`MISS ${miss.workload} ${miss.cell} ${miss.figure}: ${miss.runs.join(' / ')} ${miss.unit} (target ${miss.target})`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
