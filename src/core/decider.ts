@@ -12,6 +12,8 @@ export type Decider<C extends Command, E extends Event, S> = {
   readonly initialState: () => S;
   readonly evolve: (state: S, event: E) => S;
   readonly decide: (command: C, state: S) => readonly E[] | DomainError;
+  /** Payload schema version of each event type, stored in its metadata; types not listed are version 1. */
+  readonly schemaVersions?: { readonly [Type in E['type']]?: number };
 };
 
 export function fold<E extends Event, S>(decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>, events: Iterable<E>, from?: S): S {

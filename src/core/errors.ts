@@ -57,3 +57,16 @@ export class ConcurrencyError extends DomainError {
     this.actualVersion = actualVersion;
   }
 }
+
+/**
+ * A command id the client chose was already used for a different command (another name, stream or
+ * payload). Replaying the same command with its id is safe and returns the first result; reusing
+ * the id for something else is refused, because the client would believe a command ran that did not.
+ */
+export class CommandIdReusedError extends DomainError {
+  readonly commandId: string;
+  constructor(commandId: string) {
+    super('COMMAND_ID_REUSED', `Command id ${commandId} was already used for a different command; send a new id for a new command`);
+    this.commandId = commandId;
+  }
+}

@@ -4,7 +4,8 @@ import type { Decider } from '../core/decider.ts';
 import { fold } from '../core/decider.ts';
 import { ConcurrencyError, DomainError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
-import { appendToStream } from './append.ts';
+import { appendAndProject } from './commit.ts';
+import { findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
 import type { InlineProjection } from './projection.ts';
 import { readStream } from './read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
@@ -18,6 +19,8 @@ export type CommandEnvironment = {
   readonly retries: number;
   /** Process-wide: commands to the same stream take turns here instead of racing. */
   readonly streamLocks?: KeyedSerializer;
+  /** Called after every commit that appended events (the API wakes the live feed with it). */
+  readonly onCommitted?: () => void;
   /** Correlation, actor and client, stamped on every event. */
   readonly metadata: EventMetadata;
 };
@@ -29,12 +32,15 @@ export type CommandResult<E extends Event, S> = {
   readonly version: number;
   readonly state: S;
   readonly events: readonly RecordedEvent<E>[];
+  /** True when the command id had run before: the result is that first run's, and nothing was appended. */
+  readonly replayed: boolean;
 };
 
 /**
  * Read, fold, decide, append: the one path every command takes. The append and all inline
  * projections share one transaction. Domain errors are thrown as they are; a version conflict is
- * retried against fresh state unless the caller pinned `expectedVersion`.
+ * retried against fresh state unless the caller pinned `expectedVersion`. With a `commandId`, a
+ * command that already ran returns its first result and appends nothing (see idempotency.ts).
  */
 export async function handleCommand<C extends Command, E extends Event, S>(
   env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions = {},
@@ -46,8 +52,15 @@ export async function handleCommand<C extends Command, E extends Event, S>(
 async function decideAndAppend<C extends Command, E extends Event, S>(
   env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions,
 ): Promise<CommandResult<E, S>> {
+  const once = options.commandId === undefined ? undefined : fingerprint(options.commandId, decider.streamType, streamId, command);
+  const causationId = options.commandId ?? env.ids.uuid();
   for (let attempt = 0; ; attempt++) {
     const history = (await readStream(env.em, streamId)) as RecordedEvent<E>[];
+    // Looked up after the read: a first run whose events the history holds is visible here too.
+    const earlier = once && (await findEarlierRun(env.em, once));
+    if (earlier) {
+      return { streamId, version: earlier.version, state: fold(decider, history.slice(0, earlier.version)), events: earlier.events as RecordedEvent<E>[], replayed: true };
+    }
     const version = history.length;
     if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
       throw new ConcurrencyError(streamId, options.expectedVersion, version);
@@ -56,18 +69,19 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
     const decision = decider.decide(command, state);
     if (decision instanceof DomainError) throw decision;
     try {
-      const events = await env.em.transactional(async (tx) => {
-        const recorded = await appendToStream(tx, {
-          streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
-          events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, command, options) })),
-        });
-        for (const projection of env.projections) {
-          if (projection.streamTypes.includes(decider.streamType)) await projection.apply(tx, recorded);
-        }
-        return recorded as RecordedEvent<E>[];
-      });
-      return { streamId, version: version + events.length, state: fold(decider, events, state), events };
+      const request = {
+        streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
+        events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event) })),
+      };
+      const events = (await appendAndProject(env.em, request, {
+        projections: env.projections,
+        ...(once ? { inSameTransaction: (tx, recorded) => recordRun(tx, once, recorded, version + recorded.length, command.now) } : {}),
+      })) as RecordedEvent<E>[];
+      env.onCommitted?.();
+      return { streamId, version: version + events.length, state: fold(decider, events, state), events, replayed: false };
     } catch (error) {
+      // A run of the same command id that committed first (a racing replay) answers for this one.
+      if (once && (await findEarlierRun(env.em, once))) continue;
       const retry = error instanceof ConcurrencyError && options.expectedVersion === undefined && attempt < env.retries;
       if (!retry) throw error;
       await backOff(attempt);
@@ -78,6 +92,7 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
 /** Jittered exponential pause so writers that collided don't collide again in lockstep. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
 
-function eventMetadata(env: CommandEnvironment, command: Command, options: CommandOptions): EventMetadata {
-  return { ...env.metadata, causationId: options.commandId, commandName: command.type, schemaVersion: 1 };
+function eventMetadata<E extends Event>(env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: E): EventMetadata {
+  const schemaVersion = decider.schemaVersions?.[event.type as E['type']] ?? 1;
+  return { ...env.metadata, causationId, commandName: command.type, schemaVersion };
 }

@@ -61,3 +61,165 @@ export async function readLog(
   const last = events.at(-1);
   return { events, next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after };
 }
+
+// ---- History: the log browsed in either direction ------------------------------------------
+
+/** What history can be narrowed by; every condition given must hold. */
+export type HistoryFilter = LogFilter & {
+  /** Recorded at or after this instant. */
+  readonly from?: Date;
+  /** Recorded strictly before this instant. */
+  readonly to?: Date;
+  readonly correlationId?: string;
+  readonly actor?: string;
+};
+
+export type HistoryPageRequest = {
+  /** `forward` reads oldest first from `after`; `backward` reads newest first from `before`. */
+  readonly direction: 'forward' | 'backward';
+  /** Exclusive lower bound. */
+  readonly after?: LogPosition;
+  /** Exclusive upper bound. */
+  readonly before?: LogPosition;
+  readonly limit: number;
+  readonly filter?: HistoryFilter;
+};
+
+/**
+ * One page of the log in commit order (newest first when reading backward), by keyset on
+ * (transaction_id, global_position): every filter has an index in that order, so PostgreSQL seeks
+ * to the bound and reads `limit` rows however deep the page is. Like readLog, only transactions
+ * below the oldest running one are visible, so a page never shows an event that a transaction
+ * still in flight would later commit before; the cursors are the positions readLog and the live
+ * feed use.
+ */
+export async function readHistory(em: EntityManager, request: HistoryPageRequest): Promise<RecordedEvent[]> {
+  const descending = request.direction === 'backward';
+  const order = descending ? 'desc' : 'asc';
+  const params: unknown[] = [request.limit];
+  const conditions = ['transaction_id < pg_snapshot_xmin(pg_current_snapshot())'];
+  const position = (bound: LogPosition, operator: '>' | '<') => {
+    const a = params.push(bound.transactionId.toString());
+    const b = params.push(bound.globalPosition.toString());
+    conditions.push(`(transaction_id, global_position) ${operator} ($${a}::text::xid8, $${b}::bigint)`);
+  };
+  if (request.after) position(request.after, '>');
+  if (request.before) position(request.before, '<');
+  const filter = request.filter ?? {};
+  if (filter.streamId !== undefined) conditions.push(`stream_id = $${params.push(filter.streamId)}`);
+  if (filter.streamType !== undefined) conditions.push(`stream_type = $${params.push(filter.streamType)}`);
+  if (filter.correlationId !== undefined) conditions.push(`metadata->>'correlationId' = $${params.push(filter.correlationId)}`);
+  if (filter.actor !== undefined) conditions.push(`metadata->>'actor' = $${params.push(filter.actor)}`);
+  if (filter.from !== undefined) conditions.push(`recorded_at >= $${params.push(filter.from)}::timestamptz`);
+  if (filter.to !== undefined) conditions.push(`recorded_at < $${params.push(filter.to)}::timestamptz`);
+  const orderBy = `order by transaction_id ${order}, global_position ${order} limit $1`;
+  let sql: string;
+  if (filter.types === undefined) {
+    sql = `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy}`;
+  } else {
+    // `event_type = any(…)` cannot be read in commit order from one index range, which would make
+    // deep pages sort everything before them. Instead read one page from each type's range of
+    // (event_type, transaction_id, global_position) and merge those few rows.
+    const types = params.push([...new Set(filter.types)]);
+    sql = `select e.* from unnest($${types}::text[]) as wanted(event_type)
+      cross join lateral (
+        select ${EVENT_COLUMNS} from events
+        where events.event_type = wanted.event_type and ${conditions.join(' and ')} ${orderBy}
+      ) e ${orderBy}`;
+  }
+  return (await query<EventRow>(em, sql, params)).map(toRecordedEvent);
+}
+
+/** Whether an event passes a history filter; the same conditions readHistory puts in SQL. */
+export function matchesHistoryFilter(filter: HistoryFilter, event: RecordedEvent): boolean {
+  if (filter.streamId !== undefined && filter.streamId !== event.streamId) return false;
+  if (filter.streamType !== undefined && filter.streamType !== event.streamType) return false;
+  if (filter.types !== undefined && !filter.types.includes(event.type)) return false;
+  if (filter.correlationId !== undefined && filter.correlationId !== event.metadata.correlationId) return false;
+  if (filter.actor !== undefined && filter.actor !== event.metadata.actor) return false;
+  if (filter.from !== undefined && event.recordedAt < filter.from) return false;
+  if (filter.to !== undefined && event.recordedAt >= filter.to) return false;
+  return true;
+}
+
+/** One event by its id, or undefined. */
+export async function readEvent(em: EntityManager, eventId: string): Promise<RecordedEvent | undefined> {
+  const [row] = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where event_id = $1::uuid`, [eventId]);
+  return row ? toRecordedEvent(row) : undefined;
+}
+
+/** The events with these ids, in stream version order (e.g. what one command appended). */
+export async function readEventsById(em: EntityManager, eventIds: readonly string[]): Promise<RecordedEvent[]> {
+  const rows = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where event_id = any($1::uuid[]) order by stream_id, stream_version`, [eventIds]);
+  return rows.map(toRecordedEvent);
+}
+
+/** The event at a log position, or undefined. */
+export async function readEventAt(em: EntityManager, position: LogPosition): Promise<RecordedEvent | undefined> {
+  const [row] = await query<EventRow>(
+    em,
+    `select ${EVENT_COLUMNS} from events where transaction_id = $1::text::xid8 and global_position = $2::bigint`,
+    [position.transactionId.toString(), position.globalPosition.toString()],
+  );
+  return row ? toRecordedEvent(row) : undefined;
+}
+
+export type StreamHead = { readonly streamId: string; readonly streamType: string; readonly version: number };
+
+/** A stream's type and current version, or undefined when it has no events. */
+export async function readStreamHead(em: EntityManager, streamId: string): Promise<StreamHead | undefined> {
+  const [row] = await query<{ stream_type: string; version: number }>(
+    em,
+    'select stream_type, stream_version as version from events where stream_id = $1 order by stream_version desc limit 1',
+    [streamId],
+  );
+  return row ? { streamId, streamType: row.stream_type, version: row.version } : undefined;
+}
+
+export type StreamPageRequest = {
+  /** `forward` reads oldest first; `backward` newest first. */
+  readonly direction: 'forward' | 'backward';
+  /** Exclusive version bounds (from cursors). */
+  readonly afterVersion?: number;
+  readonly beforeVersion?: number;
+  /** Inclusive version range. */
+  readonly fromVersion?: number;
+  readonly toVersion?: number;
+  readonly limit: number;
+};
+
+/** One page of a stream in version order, by keyset on the (stream_id, stream_version) key. */
+export async function readStreamPage(em: EntityManager, streamId: string, request: StreamPageRequest): Promise<RecordedEvent[]> {
+  const low = Math.max((request.afterVersion ?? 0) + 1, request.fromVersion ?? 1);
+  const high = Math.min((request.beforeVersion ?? 2_147_483_647) - 1, request.toVersion ?? 2_147_483_647);
+  const order = request.direction === 'backward' ? 'desc' : 'asc';
+  const rows = await query<EventRow>(
+    em,
+    `select ${EVENT_COLUMNS} from events
+     where stream_id = $1 and stream_version >= $2 and stream_version <= $3
+     order by stream_version ${order} limit $4`,
+    [streamId, low, high, request.limit],
+  );
+  return rows.map(toRecordedEvent);
+}
+
+/** How far back a stream is read: up to a version, or as it stood at an instant. */
+export type AsOf = { readonly version: number } | { readonly time: Date };
+
+/**
+ * A stream's events up to `asOf`. As of a time means the events recorded at or before it, stopping
+ * at the first one recorded later: the state is always a prefix of the stream, even if a retried
+ * command recorded an earlier time than the event before it.
+ */
+export async function readStreamAsOf(em: EntityManager, streamId: string, asOf: AsOf): Promise<RecordedEvent[]> {
+  if ('version' in asOf) return readStream(em, streamId, { toVersion: asOf.version });
+  const rows = await query<EventRow>(
+    em,
+    `select ${EVENT_COLUMNS} from events
+     where stream_id = $1 and stream_version < coalesce(
+       (select min(stream_version) from events where stream_id = $1 and recorded_at > $2::timestamptz), 2147483647)
+     order by stream_version`,
+    [streamId, asOf.time],
+  );
+  return rows.map(toRecordedEvent);
+}

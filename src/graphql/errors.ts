@@ -1,4 +1,4 @@
-import { ConcurrencyError, DomainError, NotFoundError, ValidationError, type ValidationIssue } from '../core/errors.ts';
+import { CommandIdReusedError, ConcurrencyError, DomainError, NotFoundError, ValidationError, type ValidationIssue } from '../core/errors.ts';
 import { builder } from './builder.ts';
 
 /**
@@ -56,8 +56,18 @@ builder.objectType(ConcurrencyError, {
   }),
 });
 
+builder.objectType(CommandIdReusedError, {
+  name: 'CommandIdReusedError',
+  description: 'The commandId was already used for a different command (another name, target or input). Nothing was changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof CommandIdReusedError,
+  fields: (t) => ({
+    commandId: t.exposeString('commandId', { description: 'The command id that was reused.' }),
+  }),
+});
+
 /** Error members every command mutation returns besides its own rule errors. */
-export const commandErrors = [ValidationError, NotFoundError, ConcurrencyError];
+export const commandErrors = [ValidationError, NotFoundError, ConcurrencyError, CommandIdReusedError];
 
 /** Registers a domain rule error (a DomainError subclass) as a GraphQL error type. */
 export function ruleErrorType<T extends DomainError>(

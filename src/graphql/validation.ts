@@ -26,6 +26,12 @@ export class InputCheck {
     return this.integer(path, value, 0, 2_147_483_647);
   }
 
+  /** A client-chosen command id (see COMMAND_ID_FIELD); undefined when not given. */
+  optionalCommandId(path: string, value: string | number | null | undefined): string | undefined {
+    if (value == null) return undefined;
+    return this.text(path, String(value), { max: 100, pattern: ID_PATTERN, patternHint: ID_HINT });
+  }
+
   done(): void {
     if (this.issues.length === 0) return;
     const summary = this.issues.map((issue) => `${issue.path} ${issue.message}`).join('; ');

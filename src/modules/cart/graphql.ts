@@ -4,7 +4,9 @@ import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { EventInterface, eventObjectType } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { idFromCommandId } from '../../eventStore/idempotency.ts';
+import { viewAsOf } from '../../eventStore/timeTravel.ts';
 import { handleCommand } from '../../eventStore/commandHandler.ts';
 import { ValidationError } from '../../core/errors.ts';
 import {
@@ -19,7 +21,7 @@ import {
   MAX_QUANTITY,
   MAX_UNIT_PRICE,
 } from './cart.ts';
-import { CartRecord, evolveCartView, type CartLineView, type CartView } from './projection.ts';
+import { CartRecord, cartView, evolveCartView, type CartLineView, type CartView } from './projection.ts';
 import type { FeedSubscription } from '../../eventStore/feed.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CartEvent } from './cart.ts';
@@ -159,9 +161,13 @@ function successType(name: string, verb: string) {
   });
 }
 
-async function runCartCommand(ctx: GraphQLContext, cartId: string, command: CartCommand, expectedVersion: number | undefined): Promise<CommandPayload> {
-  const result = await handleCommand(ctx.commands, cartDecider, cartId, command, { ...(expectedVersion !== undefined ? { expectedVersion } : {}) });
-  const cart = await ctx.em.findOne(CartRecord, cartId);
+async function runCartCommand(
+  ctx: GraphQLContext, cartId: string, command: CartCommand, expectedVersion: number | undefined, commandId: string | undefined,
+): Promise<CommandPayload> {
+  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
+  const result = await handleCommand(ctx.commands, cartDecider, cartId, command, options);
+  // A replay answers with the cart as the first run left it, not as it is now.
+  const cart = result.replayed ? await viewAsOf(ctx.em, cartView, cartId, { version: result.version }) : await ctx.em.findOne(CartRecord, cartId);
   if (!cart) throw new Error(`Cart ${cartId} has events but no projection row`);
   return { cart: cart as CartView, events: result.events, position: result.events.at(-1)!.position };
 }
@@ -184,6 +190,7 @@ const OpenCartInput = builder.inputType('OpenCartInput', {
   fields: (t) => ({
     cartId: t.id({ required: false, description: 'Choose the id (URL-safe, up to 100 characters); generated when omitted.' }),
     customerId: t.string({ description: 'Whose cart it is.' }),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('openCart', (t) =>
@@ -194,10 +201,13 @@ builder.mutationField('openCart', (t) =>
     errors: { types: [...commandErrors, ...rulesOf.openCart], directResult: true, union: { name: 'OpenCartResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
-      const cartId = input.cartId == null ? ctx.ids.uuid() : checkedCartId(check, String(input.cartId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
+      // A replayed command id must address the cart its first run opened, so the id derives from it.
+      const generatedId = commandId === undefined ? ctx.ids.uuid() : idFromCommandId(cartDecider.streamType, commandId);
+      const cartId = input.cartId == null ? generatedId : checkedCartId(check, String(input.cartId));
       const customerId = check.text('customerId', input.customerId, { max: 100 });
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, 0);
+      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, 0, commandId);
     },
   }),
 );
@@ -210,6 +220,7 @@ const AddItemToCartInput = builder.inputType('AddItemToCartInput', {
     unitPrice: t.field({ type: MoneyInput, description: 'Price of one, in minor units.' }),
     quantity: t.int({ description: `How many to add, 1 to ${MAX_QUANTITY}.` }),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('addItemToCart', (t) =>
@@ -227,9 +238,10 @@ builder.mutationField('addItemToCart', (t) =>
       const amount = check.integer('unitPrice.amount', input.unitPrice.amount, 0, MAX_UNIT_PRICE);
       const quantity = check.integer('quantity', input.quantity, 1, MAX_QUANTITY);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
       const data = { cartId, sku, name, unitPrice: { amount, currency }, quantity };
-      return runCartCommand(ctx, cartId, { type: 'AddItemToCart', data, now: ctx.clock.now() }, expectedVersion);
+      return runCartCommand(ctx, cartId, { type: 'AddItemToCart', data, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -240,6 +252,7 @@ const RemoveItemFromCartInput = builder.inputType('RemoveItemFromCartInput', {
     sku: t.string(),
     quantity: t.int({ description: `How many to remove, 1 to ${MAX_QUANTITY}; at most what the cart holds.` }),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('removeItemFromCart', (t) =>
@@ -254,14 +267,15 @@ builder.mutationField('removeItemFromCart', (t) =>
       const sku = checkedSku(check, input.sku);
       const quantity = check.integer('quantity', input.quantity, 1, MAX_QUANTITY);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity }, now: ctx.clock.now() }, expectedVersion);
+      return runCartCommand(ctx, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
 
 const CheckoutCartInput = builder.inputType('CheckoutCartInput', {
-  fields: (t) => ({ cartId: t.id(), expectedVersion: t.int(EXPECTED_VERSION) }),
+  fields: (t) => ({ cartId: t.id(), expectedVersion: t.int(EXPECTED_VERSION), commandId: t.id(COMMAND_ID_FIELD) }),
 });
 builder.mutationField('checkoutCart', (t) =>
   t.field({
@@ -273,8 +287,9 @@ builder.mutationField('checkoutCart', (t) =>
       const check = new InputCheck();
       const cartId = checkedCartId(check, String(input.cartId));
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'CheckoutCart', data: { cartId }, now: ctx.clock.now() }, expectedVersion);
+      return runCartCommand(ctx, cartId, { type: 'CheckoutCart', data: { cartId }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -285,9 +300,18 @@ builder.queryField('cart', (t) =>
   t.field({
     type: CartRef,
     nullable: true,
-    description: 'One cart from the projection; null when there is no such cart.',
-    args: { id: t.arg.id() },
-    resolve: async (_root, args, ctx) => (await ctx.em.findOne(CartRecord, String(args.id))) as CartView | null,
+    description:
+      'One cart from the projection; null when there is no such cart. With `asOf`, the cart as it was at that version or ' +
+      'instant, rebuilt from its events by the same code that maintains the projection (null if it did not exist yet).',
+    args: {
+      id: t.arg.id({ description: 'The cart id.' }),
+      asOf: t.arg({ type: AsOfInput, required: false, description: 'Travel back in time: the cart as it was at this version or instant.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const id = String(args.id);
+      if (args.asOf != null) return viewAsOf(ctx.em, cartView, id, toAsOf(args.asOf));
+      return (await ctx.em.findOne(CartRecord, id)) as CartView | null;
+    },
   }),
 );
 
