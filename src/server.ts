@@ -46,14 +46,13 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   const streamLocks = new KeyedSerializer();
   await feed.start();
-  // Publish after commit, never before: every committed transaction wakes this process's follower
-  // and, coalesced, the other instances' followers.
+  // Publish after commit, never before: every command that appended wakes this process's follower
+  // and, coalesced, the other instances' followers (CommandEnvironment.onCommitted).
   const notifier = new CommitNotifier({
     send: () => orm.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
     wakeLocal: () => void feed.pump(),
     logger,
   });
-  orm.em.getEventManager().registerSubscriber({ afterTransactionCommit: () => notifier.committed() });
 
   const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
     const header = headers.get('x-correlation-id');
@@ -72,6 +71,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         ids,
         projections: inlineProjections,
         streamLocks,
+        onCommitted: () => notifier.committed(),
         retries: deps.config.commandRetries,
         metadata: { correlationId, actor: 'anonymous', ...(client ? { client } : {}) },
       },

@@ -95,8 +95,8 @@ describe('live events over graphql-ws', () => {
     await server.gql(OPEN, { input: { cartId: 'live-cart', customerId: 'dave' } });
     const client = server.wsClient();
     const feed = collect<{ events: any }>(client, `subscription { events(filter: { streamId: "live-cart" }) { __typename type version streamId position ... on CartItemAdded { sku quantity } } }`);
-    // The subscription is live once the server has answered a first ping through the same socket.
-    await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }));
+    // Without `after` the feed starts at the live head, so wait until the server has registered it.
+    await expect.poll(() => server.app.server.feed.subscriberCount, { timeout: 10_000 }).toBe(1);
     await server.gql(ADD, { input: coffee('live-cart', 1) });
     await server.gql(REMOVE, { input: { cartId: 'live-cart', sku: 'COFFEE', quantity: 1 } });
     await feed.waitFor(2);

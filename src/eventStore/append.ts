@@ -4,6 +4,7 @@ import type { Event, EventMetadata, RecordedEvent } from '../core/message.ts';
 import { ConcurrencyError } from '../core/errors.ts';
 import { pgErrorCode, query, UNIQUE_VIOLATION } from '../db/sql.ts';
 import { encodePosition } from './position.ts';
+import type { Bind } from './upsertSql.ts';
 
 /** The channel log followers LISTEN on; the API notifies it after commits (see commitNotifier.ts). */
 export const EVENTS_CHANNEL = 'events_appended';
@@ -22,11 +23,12 @@ export type AppendRequest = {
 /**
  * One statement: checks that the stream is still at `expectedVersion` and inserts every event with
  * the next versions. (No NOTIFY here: inside the transaction it would serialise commits; see
- * commitNotifier.ts.) The
- * unique (stream_id, stream_version) constraint settles a race between two writers that both saw
- * the same version: exactly one insert wins, the other gets a ConcurrencyError.
+ * commitNotifier.ts.) The unique (stream_id, stream_version) constraint settles a race between two
+ * writers that both saw the same version: exactly one insert wins, the other gets a
+ * ConcurrencyError. Further writes (read-model upserts) can ride along as CTEs guarded by
+ * `APPENDED`, so that a command costs one round trip and commits atomically on its own.
  */
-const APPEND_SQL = `
+const APPEND_CTES = `
   with head as (
     select coalesce(max(stream_version), 0) as version from events where stream_id = $1
   ), inserted as (
@@ -35,27 +37,40 @@ const APPEND_SQL = `
     from head, unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) with ordinality as e(id, type, data, metadata, ord)
     where head.version = $8
     returning global_position, transaction_id, stream_version
-  )
-  select global_position, transaction_id, stream_version from inserted order by stream_version`;
+  )`;
+const APPEND_RESULT = `select global_position, transaction_id, stream_version from inserted order by stream_version`;
+const APPEND_SQL = `${APPEND_CTES} ${APPEND_RESULT}`;
+
+/** True inside the append statement when the events were inserted; guards writes riding along. */
+export const APPENDED = 'exists (select 1 from inserted)';
+
+/** Writes to run in the append's own statement; each gets `bind` for its parameters. */
+export type RideAlong = (bind: Bind) => string[];
 
 type AppendedRow = { global_position: string; transaction_id: string; stream_version: number };
 
-/** Appends within `em`'s transaction (open one first: projections must commit with the events). */
-export async function appendToStream(em: EntityManager, request: AppendRequest): Promise<RecordedEvent[]> {
+/**
+ * Appends within `em`'s transaction, if it has one (projections that run separately must commit with
+ * the events), else as one self-committing statement together with `rideAlong` writes.
+ */
+export async function appendToStream(em: EntityManager, request: AppendRequest, rideAlong?: RideAlong): Promise<RecordedEvent[]> {
   const { streamId, streamType, expectedVersion, events, recordedAt } = request;
   if (events.length === 0) return [];
+  const params: unknown[] = [
+    streamId,
+    streamType,
+    events.map((e) => e.id),
+    events.map((e) => e.type),
+    events.map((e) => JSON.stringify(e.data)),
+    events.map((e) => JSON.stringify(e.metadata)),
+    recordedAt,
+    expectedVersion,
+  ];
+  const extra = rideAlong?.((value, columnType) => `$${params.push(value)}::${columnType}`) ?? [];
+  const sql = extra.length === 0 ? APPEND_SQL : `${APPEND_CTES}, ${extra.map((write, i) => `write_${i} as (${write})`).join(', ')} ${APPEND_RESULT}`;
   let rows: AppendedRow[];
   try {
-    rows = await query<AppendedRow>(em, APPEND_SQL, [
-      streamId,
-      streamType,
-      events.map((e) => e.id),
-      events.map((e) => e.type),
-      events.map((e) => JSON.stringify(e.data)),
-      events.map((e) => JSON.stringify(e.metadata)),
-      recordedAt,
-      expectedVersion,
-    ]);
+    rows = await query<AppendedRow>(em, sql, params);
   } catch (error) {
     const { code, constraint } = pgErrorCode(error);
     if (code === UNIQUE_VIOLATION && constraint === 'events_stream_version_unique') {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../core/message.ts';
 import { LruCache } from './lruCache.ts';
+import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
 
 /**
  * An inline projection: runs inside the append's transaction, so its read model commits with the
@@ -12,8 +13,21 @@ export type InlineProjection = {
   /** Stream types whose events this projection wants. */
   readonly streamTypes: readonly string[];
   apply(em: EntityManager, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Optional fast path: the projection's writes as SQL riding along in the append statement, when
+   * they need no reads. Return undefined to have `apply` run in a transaction instead. The events'
+   * log positions are not known yet here.
+   */
+  plan?(em: EntityManager, events: readonly RecordedEvent[]): PlannedWrites | undefined;
   /** Called with the same `events` once their transaction has committed (never after a rollback). */
   afterCommit?(events: readonly RecordedEvent[]): void;
+};
+
+export type PlannedWrites = {
+  /** Statements for the append statement's CTEs; each must hold `condition` (the append happened). */
+  readonly sql: (bind: Bind, condition: string) => string[];
+  /** The rows written, so callers can register them with their EntityManager instead of reading them back. */
+  readonly rows: readonly { readonly entity: EntityName<any>; readonly row: object }[];
 };
 
 /**
@@ -41,39 +55,64 @@ export function replayView<View extends object, E extends Event>(
 type CachedView<View> = { readonly version: number; readonly row: View | null };
 
 /**
- * Keeps a StreamView's rows inside the append's transaction. The row each stream had after its last
- * committed event is remembered (bounded, most recently used), so the common case writes one upsert
- * and reads nothing. That is safe because a row is a pure function of its stream's events, events
- * never change once committed, and a cached row is used only when it is exactly at the version the
- * new events follow; it enters the cache only after its transaction commits.
+ * Keeps a StreamView's rows in step with the log. The row each stream had after its last committed
+ * event is remembered (bounded, most recently used), so the common case reads nothing and writes one
+ * upsert, riding along in the append statement itself. That is safe because a row is a pure function
+ * of its stream's events, committed events never change, and a remembered row is used only when it is
+ * exactly at the version the new events follow; it is remembered only after its write committed.
  */
 export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>, options: { cacheSize?: number } = {}): InlineProjection {
   const committed = new LruCache<string, CachedView<View>>(options.cacheSize ?? 10_000);
   const uncommitted = new WeakMap<readonly RecordedEvent[], Map<string, CachedView<View>>>();
+
+  const byStream = (events: readonly RecordedEvent[]) => {
+    const groups = new Map<string, RecordedEvent<E>[]>();
+    for (const event of events) {
+      if (event.streamType !== view.streamType) continue;
+      const list = groups.get(event.streamId) ?? [];
+      list.push(event as RecordedEvent<E>);
+      groups.set(event.streamId, list);
+    }
+    return groups;
+  };
+  /** The row before these events, when known without reading: a new stream, or remembered. */
+  const knownBefore = (streamId: string, streamEvents: RecordedEvent<E>[]): { row: View | null } | undefined => {
+    const before = streamEvents[0]!.version - 1;
+    if (before === 0) return { row: null };
+    const cached = committed.get(streamId);
+    return cached?.version === before ? { row: cached.row } : undefined;
+  };
+  const evolveAll = (row: View | null, streamEvents: RecordedEvent<E>[]) => streamEvents.reduce<View | null>((v, e) => view.evolve(v, e), row);
+
   return {
     name: view.name,
     streamTypes: [view.streamType],
-    async apply(em, events) {
-      const byStream = new Map<string, RecordedEvent<E>[]>();
-      for (const event of events) {
-        if (event.streamType !== view.streamType) continue;
-        const list = byStream.get(event.streamId) ?? [];
-        list.push(event as RecordedEvent<E>);
-        byStream.set(event.streamId, list);
+    plan(em, events) {
+      const changes: { streamId: string; before: View | null; after: View | null; version: number }[] = [];
+      for (const [streamId, streamEvents] of byStream(events)) {
+        const known = knownBefore(streamId, streamEvents);
+        if (!known) return undefined;
+        changes.push({ streamId, before: known.row, after: evolveAll(known.row, streamEvents), version: streamEvents.at(-1)!.version });
       }
+      uncommitted.set(events, new Map(changes.map((c) => [c.streamId, { version: c.version, row: c.after }])));
+      return {
+        sql: (bind, condition) =>
+          changes.flatMap(({ streamId, before, after }) => {
+            if (after !== null) return [upsertSql(em, view.entity, after as Record<string, unknown>, bind, condition)];
+            return before === null ? [] : [deleteSql(em, view.entity, streamId, bind, condition)];
+          }),
+        rows: changes.flatMap((c) => (c.after === null ? [] : [{ entity: view.entity, row: c.after }])),
+      };
+    },
+    async apply(em, events) {
       const written = new Map<string, CachedView<View>>();
-      for (const [streamId, streamEvents] of byStream) {
-        const before = streamEvents[0]!.version - 1;
-        const cached = committed.get(streamId);
-        let current: View | null;
-        if (before === 0) current = null;
-        else if (cached?.version === before) current = cached.row;
-        else {
+      for (const [streamId, streamEvents] of byStream(events)) {
+        let current = knownBefore(streamId, streamEvents)?.row;
+        if (current === undefined) {
           const row = await em.findOne(view.entity, streamId as never);
           current = row ? ({ ...row } as View) : null;
         }
-        let next = current;
-        for (const event of streamEvents) next = view.evolve(next, event);
+        const next = evolveAll(current, streamEvents);
         if (next !== null) await em.upsert(view.entity, next as never);
         else if (current !== null) await em.nativeDelete(view.entity, streamId as never);
         written.set(streamId, { version: streamEvents.at(-1)!.version, row: next });
