@@ -83,9 +83,9 @@ export const CartRef = builder.objectRef<CartView>('Cart').implement({
       resolve: (cart) => (cart.currency ? { amount: Number(cart.total), currency: cart.currency } : null),
     }),
     version: t.exposeInt('version', { description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.' }),
-    openedAt: t.field({ type: 'DateTime', resolve: (cart) => cart.openedAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (cart) => cart.updatedAt }),
-    checkedOutAt: t.field({ type: 'DateTime', nullable: true, resolve: (cart) => cart.checkedOutAt }),
+    openedAt: t.field({ type: 'DateTime', description: 'When the cart was opened.', resolve: (cart) => cart.openedAt }),
+    updatedAt: t.field({ type: 'DateTime', description: 'When the cart last changed.', resolve: (cart) => cart.updatedAt }),
+    checkedOutAt: t.field({ type: 'DateTime', nullable: true, description: 'When the cart was checked out; null while it is open.', resolve: (cart) => cart.checkedOutAt }),
   }),
 });
 
@@ -96,37 +96,37 @@ type Data<T> = RecordedEvent & { data: T };
 eventObjectType('CartOpened', {
   description: 'A cart was opened for a customer.',
   fields: (t) => ({
-    cartId: t.string({ resolve: (e: Data<{ cartId: string }>) => e.data.cartId }),
-    customerId: t.string({ resolve: (e: Data<{ customerId: string }>) => e.data.customerId }),
+    cartId: t.string({ description: 'The new cart.', resolve: (e: Data<{ cartId: string }>) => e.data.cartId }),
+    customerId: t.string({ description: 'Whose cart it is.', resolve: (e: Data<{ customerId: string }>) => e.data.customerId }),
   }),
 });
 eventObjectType('CartItemAdded', {
   description: 'Some quantity of an item was put in a cart.',
   fields: (t) => ({
-    sku: t.string({ resolve: (e: Data<{ sku: string }>) => e.data.sku }),
-    name: t.string({ resolve: (e: Data<{ name: string }>) => e.data.name }),
-    unitPrice: t.field({ type: MoneyRef, resolve: (e: Data<{ unitPrice: Money }>) => e.data.unitPrice }),
-    quantity: t.int({ resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
+    sku: t.string({ description: 'Stock keeping unit of the item.', resolve: (e: Data<{ sku: string }>) => e.data.sku }),
+    name: t.string({ description: 'Product name.', resolve: (e: Data<{ name: string }>) => e.data.name }),
+    unitPrice: t.field({ type: MoneyRef, description: 'Price of one.', resolve: (e: Data<{ unitPrice: Money }>) => e.data.unitPrice }),
+    quantity: t.int({ description: 'How many were added.', resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
   }),
 });
 eventObjectType('CartItemRemoved', {
   description: 'Some quantity of an item was taken out of a cart.',
   fields: (t) => ({
-    sku: t.string({ resolve: (e: Data<{ sku: string }>) => e.data.sku }),
-    quantity: t.int({ resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
+    sku: t.string({ description: 'Stock keeping unit of the item.', resolve: (e: Data<{ sku: string }>) => e.data.sku }),
+    quantity: t.int({ description: 'How many were removed.', resolve: (e: Data<{ quantity: number }>) => e.data.quantity }),
   }),
 });
 eventObjectType('CartCheckedOut', {
   description: 'A cart was checked out; it is final from here on.',
   fields: (t) => ({
-    total: t.field({ type: MoneyRef, resolve: (e: Data<{ total: Money }>) => e.data.total }),
-    itemCount: t.int({ resolve: (e: Data<{ itemCount: number }>) => e.data.itemCount }),
+    total: t.field({ type: MoneyRef, description: 'What the cart came to.', resolve: (e: Data<{ total: Money }>) => e.data.total }),
+    itemCount: t.int({ description: 'How many items it held, all lines together.', resolve: (e: Data<{ itemCount: number }>) => e.data.itemCount }),
   }),
 });
 
 // ---- Rule errors --------------------------------------------------------------------------
 
-const cartIdField = (t: any) => ({ cartId: t.exposeString('cartId') });
+const cartIdField = (t: any) => ({ cartId: t.exposeString('cartId', { description: 'The cart the command addressed.' }) });
 ruleErrorType(CartAlreadyOpenedError, { name: 'CartAlreadyOpenedError', description: 'A cart with this id exists already.', fields: cartIdField });
 ruleErrorType(CartAlreadyCheckedOutError, { name: 'CartAlreadyCheckedOutError', description: 'The cart is checked out; it cannot change.', fields: cartIdField });
 ruleErrorType(CartEmptyError, { name: 'CartEmptyError', description: 'An empty cart cannot be checked out.', fields: cartIdField });
@@ -134,8 +134,8 @@ ruleErrorType(ItemNotInCartError, {
   name: 'ItemNotInCartError',
   description: 'The item is not in the cart, or not in the quantity asked to remove.',
   fields: (t) => ({
-    cartId: t.exposeString('cartId'),
-    sku: t.exposeString('sku'),
+    cartId: t.exposeString('cartId', { description: 'The cart the command addressed.' }),
+    sku: t.exposeString('sku', { description: 'The item the command tried to remove.' }),
     requestedQuantity: t.exposeInt('requestedQuantity', { description: 'How many the command tried to remove.' }),
     quantityInCart: t.exposeInt('quantityInCart', { description: 'How many the cart holds (0 when absent).' }),
   }),
@@ -143,7 +143,10 @@ ruleErrorType(ItemNotInCartError, {
 ruleErrorType(CartPriceMismatchError, {
   name: 'CartPriceMismatchError',
   description: 'The price disagrees with the cart: another currency, or another unit price for a SKU already in it.',
-  fields: (t) => ({ cartId: t.exposeString('cartId'), sku: t.exposeString('sku') }),
+  fields: (t) => ({
+    cartId: t.exposeString('cartId', { description: 'The cart the command addressed.' }),
+    sku: t.exposeString('sku', { description: 'The item whose price disagrees.' }),
+  }),
 });
 
 // ---- Commands -----------------------------------------------------------------------------
@@ -187,6 +190,7 @@ const checkedCartId = (check: InputCheck, id: string) => check.text('cartId', id
 const checkedSku = (check: InputCheck, sku: string) => check.text('sku', sku, { max: 64 });
 
 const OpenCartInput = builder.inputType('OpenCartInput', {
+  description: 'What openCart needs.',
   fields: (t) => ({
     cartId: t.id({ required: false, description: 'Choose the id (URL-safe, up to 100 characters); generated when omitted.' }),
     customerId: t.string({ description: 'Whose cart it is.' }),
@@ -197,7 +201,7 @@ builder.mutationField('openCart', (t) =>
   t.field({
     type: successType('OpenCartSuccess', 'opened'),
     description: 'Opens a new, empty cart.',
-    args: { input: t.arg({ type: OpenCartInput }) },
+    args: { input: t.arg({ type: OpenCartInput, description: 'The command.' }) },
     errors: { types: [...commandErrors, ...rulesOf.openCart], directResult: true, union: { name: 'OpenCartResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
@@ -213,8 +217,9 @@ builder.mutationField('openCart', (t) =>
 );
 
 const AddItemToCartInput = builder.inputType('AddItemToCartInput', {
+  description: 'What addItemToCart needs.',
   fields: (t) => ({
-    cartId: t.id(),
+    cartId: t.id({ description: 'The cart to add to.' }),
     sku: t.string({ description: 'Stock keeping unit, up to 64 characters.' }),
     name: t.string({ description: 'Product name, up to 200 characters.' }),
     unitPrice: t.field({ type: MoneyInput, description: 'Price of one, in minor units.' }),
@@ -227,7 +232,7 @@ builder.mutationField('addItemToCart', (t) =>
   t.field({
     type: successType('AddItemToCartSuccess', 'updated'),
     description: 'Adds some quantity of an item to an open cart.',
-    args: { input: t.arg({ type: AddItemToCartInput }) },
+    args: { input: t.arg({ type: AddItemToCartInput, description: 'The command.' }) },
     errors: { types: [...commandErrors, ...rulesOf.addItemToCart], directResult: true, union: { name: 'AddItemToCartResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
@@ -247,9 +252,10 @@ builder.mutationField('addItemToCart', (t) =>
 );
 
 const RemoveItemFromCartInput = builder.inputType('RemoveItemFromCartInput', {
+  description: 'What removeItemFromCart needs.',
   fields: (t) => ({
-    cartId: t.id(),
-    sku: t.string(),
+    cartId: t.id({ description: 'The cart to remove from.' }),
+    sku: t.string({ description: 'Stock keeping unit of the item to remove.' }),
     quantity: t.int({ description: `How many to remove, 1 to ${MAX_QUANTITY}; at most what the cart holds.` }),
     expectedVersion: t.int(EXPECTED_VERSION),
     commandId: t.id(COMMAND_ID_FIELD),
@@ -259,7 +265,7 @@ builder.mutationField('removeItemFromCart', (t) =>
   t.field({
     type: successType('RemoveItemFromCartSuccess', 'updated'),
     description: 'Takes some quantity of an item out of an open cart. Removing what is not there is an ItemNotInCartError.',
-    args: { input: t.arg({ type: RemoveItemFromCartInput }) },
+    args: { input: t.arg({ type: RemoveItemFromCartInput, description: 'The command.' }) },
     errors: { types: [...commandErrors, ...rulesOf.removeItemFromCart], directResult: true, union: { name: 'RemoveItemFromCartResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
@@ -275,13 +281,14 @@ builder.mutationField('removeItemFromCart', (t) =>
 );
 
 const CheckoutCartInput = builder.inputType('CheckoutCartInput', {
-  fields: (t) => ({ cartId: t.id(), expectedVersion: t.int(EXPECTED_VERSION), commandId: t.id(COMMAND_ID_FIELD) }),
+  description: 'What checkoutCart needs.',
+  fields: (t) => ({ cartId: t.id({ description: 'The cart to check out.' }), expectedVersion: t.int(EXPECTED_VERSION), commandId: t.id(COMMAND_ID_FIELD) }),
 });
 builder.mutationField('checkoutCart', (t) =>
   t.field({
     type: successType('CheckoutCartSuccess', 'checked out'),
     description: 'Checks out a non-empty open cart. After this the cart never changes.',
-    args: { input: t.arg({ type: CheckoutCartInput }) },
+    args: { input: t.arg({ type: CheckoutCartInput, description: 'The command.' }) },
     errors: { types: [...commandErrors, ...rulesOf.checkoutCart], directResult: true, union: { name: 'CheckoutCartResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
@@ -316,6 +323,7 @@ builder.queryField('cart', (t) =>
 );
 
 const CartFilterInput = builder.inputType('CartFilter', {
+  description: 'Narrows the cart list; all given conditions must hold.',
   fields: (t) => ({
     customerId: t.string({ required: false, description: "Only this customer's carts." }),
     status: t.field({ type: CartStatusEnum, required: false, description: 'Only carts in this status.' }),
@@ -340,7 +348,7 @@ builder.queryField('carts', (t) =>
   t.connection({
     type: CartRef,
     description: 'Carts, newest first, from the projection. Page with first/after or last/before (at most 100 a page, 20 by default).',
-    args: { filter: t.arg({ type: CartFilterInput, required: false }) },
+    args: { filter: t.arg({ type: CartFilterInput, required: false, description: 'Which carts to list; all when omitted.' }) },
     resolve: (_root, args, ctx) =>
       resolveCursorConnection<Promise<CartView[]>>({ args, toCursor: encodeCartCursor, defaultSize: 20, maxSize: 100 }, async ({ before, after, limit, inverted }): Promise<CartView[]> => {
         const where: Record<string, unknown>[] = [];
