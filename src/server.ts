@@ -12,6 +12,7 @@ import type { Clock, IdGenerator } from './core/ids.ts';
 import { FeedClosedError, LogFeed } from './eventStore/feed.ts';
 import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from './eventStore/feedMetrics.ts';
 import { KeyedSerializer } from './eventStore/streamLocks.ts';
+import { createStateCacheStore } from './eventStore/stateCache.ts';
 import { CommitNotifier } from './eventStore/commitNotifier.ts';
 import { EVENTS_CHANNEL } from './eventStore/append.ts';
 import type { GraphQLContext } from './graphql/context.ts';
@@ -45,6 +46,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   const streamLocks = new KeyedSerializer();
+  const stateCache = createStateCacheStore();
   await feed.start();
   // Publish after commit, never before: every command that appended wakes this process's follower
   // and, coalesced, the other instances' followers (CommandEnvironment.onCommitted).
@@ -71,6 +73,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         ids,
         projections: inlineProjections,
         streamLocks,
+        stateCache,
         onCommitted: () => notifier.committed(),
         retries: deps.config.commandRetries,
         metadata: { correlationId, actor: 'anonymous', ...(client ? { client } : {}) },

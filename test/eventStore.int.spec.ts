@@ -10,6 +10,7 @@ import { readLog, readStream } from '../src/eventStore/read.ts';
 import { type CartCommand, cartDecider, type CartEvent } from '../src/modules/cart/cart.ts';
 import { CartRecord, cartProjection, cartView } from '../src/modules/cart/projection.ts';
 import { KeyedSerializer } from '../src/eventStore/streamLocks.ts';
+import { createStateCacheStore } from '../src/eventStore/stateCache.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -119,6 +120,37 @@ describe('appending', () => {
     expect(events.map((e) => e.version)).toEqual([1, 2, 3]);
     expect(new Set(events.map((e) => e.transactionId)).size).toBe(1);
     expect((await readStream(db.orm.em.fork(), 'batch-1')).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+});
+
+describe('remembered aggregate states (one cache per API instance)', () => {
+  const instance = () => ({ stateCache: createStateCacheStore(), streamLocks: new KeyedSerializer() });
+  const runOn = (node: ReturnType<typeof instance>, cartId: string, command: CartCommand, options: { expectedVersion?: number } = {}) =>
+    handleCommand({ ...environment(db.orm.em.fork()), ...node }, cartDecider, cartId, command, options);
+
+  it('a state gone stale because another instance wrote is caught by the version guard, and the command still lands', async () => {
+    const [a, b] = [instance(), instance()];
+    const cartId = 'two-instances';
+    await runOn(a, cartId, openCart(cartId));
+    await runOn(a, cartId, addItem(cartId, 'A'));
+    await runOn(b, cartId, addItem(cartId, 'B')); // a's remembered state is now one version behind
+    const result = await runOn(a, cartId, addItem(cartId, 'C'));
+    expect(result.version).toBe(4);
+    expect((await readStream(db.orm.em.fork(), cartId)).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    const row = await db.orm.em.fork().findOneOrFail(CartRecord, cartId);
+    expect(row.lines.map((l) => l.sku)).toEqual(['A', 'B', 'C']);
+  });
+
+  it('a refusal based on a stale state is checked against the database before it is reported', async () => {
+    const [a, b] = [instance(), instance()];
+    const cartId = 'stale-refusal';
+    await runOn(a, cartId, openCart(cartId));
+    await runOn(b, cartId, addItem(cartId, 'TEA', 2)); // a still remembers an empty cart
+    const removed = await runOn(a, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku: 'TEA', quantity: 1 }, now: now() });
+    expect(removed.version).toBe(3);
+    await runOn(b, cartId, addItem(cartId, 'MUG', 1)); // a remembers version 3; the stream is at 4
+    const pinned = await runOn(a, cartId, addItem(cartId, 'SPOON', 1), { expectedVersion: 4 });
+    expect(pinned.version).toBe(5);
   });
 });
 

@@ -5,7 +5,8 @@ import { fold } from '../core/decider.ts';
 import { ConcurrencyError, DomainError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { appendAndProject } from './commit.ts';
-import { findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
+import { type EarlierRun, findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
+import { StateCache, type StateCacheStore } from './stateCache.ts';
 import type { InlineProjection } from './projection.ts';
 import { readStream } from './read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
@@ -17,6 +18,8 @@ export type CommandEnvironment = {
   readonly projections: readonly InlineProjection[];
   /** Re-decide this many times after a version conflict when the caller set no expectedVersion. */
   readonly retries: number;
+  /** Process-wide: aggregate states after their last commit, so a warm command skips the stream read. */
+  readonly stateCache?: StateCacheStore;
   /** Process-wide: commands to the same stream take turns here instead of racing. */
   readonly streamLocks?: KeyedSerializer;
   /** Called after every commit that appended events (the API wakes the live feed with it). */
@@ -54,20 +57,19 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
 ): Promise<CommandResult<E, S>> {
   const once = options.commandId === undefined ? undefined : fingerprint(options.commandId, decider.streamType, streamId, command);
   const causationId = options.commandId ?? env.ids.uuid();
+  const states = new StateCache<S>(env.stateCache, decider.streamType, streamId);
   for (let attempt = 0; ; attempt++) {
-    const history = (await readStream(env.em, streamId)) as RecordedEvent<E>[];
-    // Looked up after the read: a first run whose events the history holds is visible here too.
+    // A remembered state may be stale (another instance wrote): any setback is checked against the database.
+    const { version, state, remembered } = await states.load(() => readStream(env.em, streamId), decider);
     const earlier = once && (await findEarlierRun(env.em, once));
-    if (earlier) {
-      return { streamId, version: earlier.version, state: fold(decider, history.slice(0, earlier.version)), events: earlier.events as RecordedEvent<E>[], replayed: true };
+    if (earlier) return replayed(env, decider, streamId, earlier);
+    const decision = options.expectedVersion !== undefined && options.expectedVersion !== version
+      ? new ConcurrencyError(streamId, options.expectedVersion, version)
+      : decider.decide(command, state);
+    if (decision instanceof DomainError) {
+      if (remembered) { states.forget(); attempt--; continue; }
+      throw decision;
     }
-    const version = history.length;
-    if (options.expectedVersion !== undefined && options.expectedVersion !== version) {
-      throw new ConcurrencyError(streamId, options.expectedVersion, version);
-    }
-    const state = fold(decider, history);
-    const decision = decider.decide(command, state);
-    if (decision instanceof DomainError) throw decision;
     try {
       const request = {
         streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
@@ -78,8 +80,10 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
         ...(once ? { inSameTransaction: (tx, recorded) => recordRun(tx, once, recorded, version + recorded.length, command.now) } : {}),
       })) as RecordedEvent<E>[];
       env.onCommitted?.();
-      return { streamId, version: version + events.length, state: fold(decider, events, state), events, replayed: false };
+      const after = states.remember(version + events.length, fold(decider, events, state));
+      return { streamId, ...after, events, replayed: false };
     } catch (error) {
+      states.forget();
       // A run of the same command id that committed first (a racing replay) answers for this one.
       if (once && (await findEarlierRun(env.em, once))) continue;
       const retry = error instanceof ConcurrencyError && options.expectedVersion === undefined && attempt < env.retries;
@@ -87,6 +91,11 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       await backOff(attempt);
     }
   }
+}
+
+async function replayed<E extends Event, S>(env: CommandEnvironment, decider: Decider<never, E, S>, streamId: string, earlier: EarlierRun): Promise<CommandResult<E, S>> {
+  const history = (await readStream(env.em, streamId, { toVersion: earlier.version })) as RecordedEvent<E>[];
+  return { streamId, version: earlier.version, state: fold(decider, history), events: earlier.events as RecordedEvent<E>[], replayed: true };
 }
 
 /** Jittered exponential pause so writers that collided don't collide again in lockstep. */
