@@ -8,12 +8,11 @@
  *   node bench/clients/writers.ts '{"databaseUrl":"…","writers":4,"rate":0,"record":false,"prefix":"w"}'
  */
 import { randomUUID } from 'node:crypto';
-import { uuidv7Generator } from '../../src/core/ids.ts';
 import { openOrm } from '../../src/db/orm.ts';
 import { handleCommand } from '../../src/eventStore/commandHandler.ts';
-import { KeyedSerializer } from '../../src/eventStore/streamLocks.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
-import { entities, inlineProjections } from '../../src/modules/modules.ts';
+import { entities } from '../../src/modules/modules.ts';
+import { commandEnvironments } from '../lib/environment.ts';
 import { sleep, wallNow } from '../lib/stats.ts';
 
 export type WriterOptions = {
@@ -31,7 +30,7 @@ export type WriterReport = { appended: number; errors: number; firstError?: stri
 
 const options = JSON.parse(process.argv[2]!) as WriterOptions;
 const orm = await openOrm({ url: options.databaseUrl, poolSize: Math.max(2, options.writers), entities });
-const streamLocks = new KeyedSerializer();
+const environment = commandEnvironments(orm, { client: 'bench-writer' });
 const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5'];
 
 const events: Appended[] = [];
@@ -42,10 +41,7 @@ let running = false;
 
 async function command(cartId: string, cmd: CartCommand): Promise<void> {
   try {
-    const result = await handleCommand(
-      { em: orm.em.fork(), ids: uuidv7Generator, projections: inlineProjections, streamLocks, retries: 5, metadata: { correlationId: randomUUID(), actor: 'anonymous', client: 'bench-writer' } },
-      cartDecider, cartId, cmd,
-    );
+    const result = await handleCommand(environment(), cartDecider, cartId, cmd);
     const commitAt = wallNow();
     appended += result.events.length;
     if (options.record) for (const e of result.events) events.push({ id: e.id, streamId: e.streamId, type: e.type, position: e.position, commitAt });

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { uuidv7Generator } from '../../src/core/ids.ts';
 import type { Orm } from '../../src/db/orm.ts';
-import { handleCommand, type CommandEnvironment } from '../../src/eventStore/commandHandler.ts';
-import { KeyedSerializer } from '../../src/eventStore/streamLocks.ts';
+import { handleCommand } from '../../src/eventStore/commandHandler.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
-import { inlineProjections } from '../../src/modules/modules.ts';
+import { commandEnvironments } from '../lib/environment.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';
 import { closedLoop, type LoopResult, type Timer } from '../lib/loop.ts';
 
@@ -115,12 +113,8 @@ export async function graphqlCommandsCell(apiUrl: string, concurrency: number, t
 
 /** Workload 2: the command handler in this process, configured as the server configures it. */
 export async function libraryCommandsCell(orm: Orm, concurrency: number, timing: Timing, retries = 5): Promise<LoopResult> {
-  const streamLocks = new KeyedSerializer();
+  const environment = commandEnvironments(orm, { retries });
   const carts: string[] = [];
-  const environment = (): CommandEnvironment => {
-    const em = orm.em.fork();
-    return { em, ids: uuidv7Generator, projections: inlineProjections, streamLocks, retries, metadata: { correlationId: randomUUID(), actor: 'anonymous', client: 'bench' } };
-  };
   const run = (cartId: string, command: CartCommand) => handleCommand(environment(), cartDecider, cartId, command);
   return closedLoop({
     ...timing,
