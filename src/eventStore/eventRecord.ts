@@ -9,7 +9,16 @@ export const EventRecord = defineEntity({
   name: 'EventRecord',
   tableName: 'events',
   // Mirrors migrations/: a test checks that the ORM's schema diff against the migrated database is empty.
-  indexes: [{ name: 'events_commit_order_idx', properties: ['transactionId', 'globalPosition'] }],
+  indexes: [
+    { name: 'events_commit_order_idx', properties: ['transactionId', 'globalPosition'] },
+    // History filters page in commit order within each filter (migration 20261123020000).
+    { name: 'events_stream_commit_idx', properties: ['streamId', 'transactionId', 'globalPosition'] },
+    { name: 'events_stream_type_commit_idx', properties: ['streamType', 'transactionId', 'globalPosition'] },
+    { name: 'events_event_type_commit_idx', properties: ['eventType', 'transactionId', 'globalPosition'] },
+    { name: 'events_correlation_commit_idx', expression: `create index "events_correlation_commit_idx" on "events" ((metadata->>'correlationId'), "transaction_id", "global_position")` },
+    { name: 'events_actor_commit_idx', expression: `create index "events_actor_commit_idx" on "events" ((metadata->>'actor'), "transaction_id", "global_position")` },
+    { name: 'events_recorded_at_idx', properties: ['recordedAt'] },
+  ],
   uniques: [{ name: 'events_stream_version_unique', properties: ['streamId', 'streamVersion'] }],
   checks: [{ name: 'events_stream_version_check', expression: 'stream_version > 0' }],
   properties: {

@@ -1,6 +1,7 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import type { InlineProjection } from '../eventStore/projection.ts';
 import { EventRecord } from '../eventStore/eventRecord.ts';
+import { CommandRecord } from '../eventStore/commandRecord.ts';
 import { CartRecord, cartProjection } from './cart/projection.ts';
 import { CounterRecord, counterProjection } from './counter/projection.ts';
 import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from './user/projection.ts';
@@ -10,7 +11,7 @@ import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } fro
  * aggregate means adding its folder, its line here, and its graphql.ts import in src/graphql/schema.ts.
  */
 export const entities: readonly EntitySchema<any, any>[] = [
-  EventRecord,
+  EventRecord, CommandRecord,
   CartRecord,
   UserRecord, UserEmailRecord,
   CounterRecord,
