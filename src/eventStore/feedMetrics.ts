@@ -50,6 +50,7 @@ export async function renderMetrics(feed: LogFeed, lag?: LogLag): Promise<string
     { name: 'eventfeed_read_errors_total', type: 'counter', help: 'Follower reads of the log that failed.', value: feed.stats.readErrors },
     { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes.', value: memory.rss },
     { name: 'nodejs_heap_used_bytes', type: 'gauge', help: 'V8 heap in use, in bytes.', value: memory.heapUsed },
+    { name: 'nodejs_external_memory_bytes', type: 'gauge', help: 'Memory outside the V8 heap held by JavaScript objects (buffers), in bytes.', value: memory.external },
   ];
   return metrics.map((m) => `# HELP ${m.name} ${m.help}\n# TYPE ${m.name} ${m.type}\n${m.name} ${m.value}\n`).join('');
 }
