@@ -81,7 +81,7 @@ export const EventFilterInput = builder.inputType('EventFilter', {
   fields: (t) => ({
     streamId: t.string({ required: false, description: 'Only this stream (aggregate id).' }),
     streamType: t.string({ required: false, description: 'Only streams of this type, e.g. "Cart".' }),
-    types: t.stringList({ required: false, description: 'Only these event types, e.g. ["CartItemAdded"]. An empty list matches nothing.' }),
+    types: t.stringList({ required: false, description: 'Only these event types, e.g. ["CartItemAdded"] (at most 50 in history). An empty list matches nothing.' }),
     from: t.field({ type: 'DateTime', required: false, description: 'Only events recorded at or after this instant (history only).' }),
     to: t.field({ type: 'DateTime', required: false, description: 'Only events recorded before this instant, exclusive (history only).' }),
     correlationId: t.string({ required: false, description: 'Only events caused by requests with this correlation id (see EventMetadata.correlationId).' }),
@@ -167,6 +167,8 @@ builder.subscriptionField('events', (t) =>
 
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
+/** History reads each listed event type's index range separately; this keeps that bounded. */
+const MAX_HISTORY_TYPES = 50;
 
 const optionalPosition = (cursor: string | null | undefined, argument: string): LogPosition | undefined =>
   cursor == null ? undefined : decodePosition(cursor, argument);
@@ -183,6 +185,11 @@ builder.queryField('events', (t) =>
       args: { filter: t.arg({ type: EventFilterInput, required: false, description: 'Which events to list; all when omitted.' }) },
       resolve: (_root, args, ctx) => {
         const filter = toHistoryFilter(args.filter);
+        if ((filter.types?.length ?? 0) > MAX_HISTORY_TYPES) {
+          throw new ValidationError(`filter.types lists at most ${MAX_HISTORY_TYPES} event types`, [
+            { path: 'filter.types', message: `must list at most ${MAX_HISTORY_TYPES} types` },
+          ]);
+        }
         return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, ({ before, after, limit, inverted }) => {
           const bounds = { after: optionalPosition(after, 'after'), before: optionalPosition(before, 'before') };
           return readHistory(ctx.em, {

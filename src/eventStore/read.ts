@@ -119,13 +119,13 @@ export async function readHistory(em: EntityManager, request: HistoryPageRequest
   } else {
     // `event_type = any(…)` cannot be read in commit order from one index range, which would make
     // deep pages sort everything before them. Instead read one page from each type's range of
-    // (event_type, transaction_id, global_position) and merge those few rows.
-    const types = params.push([...new Set(filter.types)]);
-    sql = `select e.* from unnest($${types}::text[]) as wanted(event_type)
-      cross join lateral (
-        select ${EVENT_COLUMNS} from events
-        where events.event_type = wanted.event_type and ${conditions.join(' and ')} ${orderBy}
-      ) e ${orderBy}`;
+    // (event_type, transaction_id, global_position) and merge those few rows. One branch per type,
+    // each with its own parameter, so the planner sees how common each type is.
+    const branches = [...new Set(filter.types)].map(
+      (type) => `(select ${EVENT_COLUMNS} from events where event_type = $${params.push(type)} and ${conditions.join(' and ')} ${orderBy})`,
+    );
+    if (branches.length === 0) return [];
+    sql = `select * from (${branches.join(' union all ')}) as page ${orderBy}`;
   }
   return (await query<EventRow>(em, sql, params)).map(toRecordedEvent);
 }
