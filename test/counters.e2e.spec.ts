@@ -77,6 +77,34 @@ describe('counting over HTTP', () => {
   });
 });
 
+describe('idempotency and time travel for counters', () => {
+  it('an increment sent twice with one commandId counts once', async () => {
+    const first = await increment({ counterId: 'retried', amount: 3, commandId: 'increment-retried-1' });
+    const again = await increment({ counterId: 'retried', amount: 3, commandId: 'increment-retried-1' });
+    expect(again).toEqual(first);
+    expect((await server.gql('{ counter(id: "retried") { value version } }')).data).toEqual({ counter: { value: 3, version: 1 } });
+  });
+
+  it('an increment without counterId but with a commandId starts one counter, also when sent again', async () => {
+    const first = await increment({ commandId: 'start-a-counter-1' });
+    const again = await increment({ commandId: 'start-a-counter-1' });
+    expect(again.counter.id).toBe(first.counter.id);
+    expect(again.counter.version).toBe(1);
+  });
+
+  it('counter(asOf) shows the value at an earlier version', async () => {
+    await increment({ counterId: 'travel', amount: 5 });
+    await increment({ counterId: 'travel', amount: 10 });
+    await reset({ counterId: 'travel' });
+    const result = await server.gql(`{
+      v1: counter(id: "travel", asOf: { version: 1 }) { value version }
+      v2: counter(id: "travel", asOf: { version: 2 }) { value version }
+      now: counter(id: "travel") { value resetCount version }
+    }`);
+    expect(result.data).toEqual({ v1: { value: 5, version: 1 }, v2: { value: 15, version: 2 }, now: { value: 0, resetCount: 1, version: 3 } });
+  });
+});
+
 describe('querying counters over HTTP', () => {
   it('reads one counter by id, and null for one never incremented', async () => {
     await increment({ counterId: 'read-me', amount: 4 });

@@ -121,6 +121,44 @@ describe('renaming and deactivating over HTTP', () => {
   });
 });
 
+describe('idempotency and time travel for users', () => {
+  it('a registration sent twice with one commandId registers once and answers the same both times', async () => {
+    const input = { email: 'once@example.com', name: 'Once', commandId: 'register-once-1' };
+    const first = await register(input);
+    const again = await register(input);
+    expect(first.__typename).toBe('RegisterUserSuccess');
+    expect(again).toEqual(first);
+    const stream = await server.gql(`query($id: ID!) { stream(id: $id) { version } }`, { id: first.user.id });
+    expect(stream.data.stream.version).toBe(1);
+  });
+
+  it('a commandId reused for another command is refused with CommandIdReusedError', async () => {
+    await register({ email: 'reuse@example.com', name: 'Reuse', commandId: 'register-reuse-1' });
+    const result = await server.gql(`mutation($input: RegisterUserInput!) { registerUser(input: $input) { __typename ... on Error { code } } }`, {
+      input: { email: 'other-reuse@example.com', name: 'Other', commandId: 'register-reuse-1' },
+    });
+    expect(result.data.registerUser).toEqual({ __typename: 'CommandIdReusedError', code: expect.any(String) });
+  });
+
+  it('user(asOf) shows the user as it was at an earlier version', async () => {
+    await register({ userId: 'katherine', email: 'katherine@example.com', name: 'Katherine' });
+    await server.gql(RENAME, { input: { userId: 'katherine', name: 'Katherine Johnson' } });
+    await server.gql(DEACTIVATE, { input: { userId: 'katherine' } });
+    const result = await server.gql(`{
+      v1: user(id: "katherine", asOf: { version: 1 }) { name status version }
+      v2: user(id: "katherine", asOf: { version: 2 }) { name status version }
+      now: user(id: "katherine") { name status version }
+      before: user(id: "katherine", asOf: { version: 0 }) { name }
+    }`);
+    expect(result.data).toEqual({
+      v1: { name: 'Katherine', status: 'ACTIVE', version: 1 },
+      v2: { name: 'Katherine Johnson', status: 'ACTIVE', version: 2 },
+      now: { name: 'Katherine Johnson', status: 'DEACTIVATED', version: 3 },
+      before: null,
+    });
+  });
+});
+
 describe('querying users over HTTP', () => {
   it('reads one user by id, and null for an unknown id', async () => {
     await register({ userId: 'barbara', email: 'barbara@example.com', name: 'Barbara Liskov' });

@@ -1,14 +1,16 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
 import { handleCommand } from '../../eventStore/commandHandler.ts';
-import { EventInterface, eventObjectType } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { idFromCommandId } from '../../eventStore/idempotency.ts';
+import { viewAsOf } from '../../eventStore/timeTravel.ts';
 import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
 import { encodeTimeIdCursor, timeIdPageConditions } from '../../graphql/keysetCursor.ts';
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
 import { type CounterCommand, counterDecider, CounterOutOfRangeError, MAX_COUNTER_VALUE, MAX_STEP } from './counter.ts';
-import { CounterRecord, type CounterView } from './projection.ts';
+import { CounterRecord, type CounterView, counterView } from './projection.ts';
 
 // ---- Read model types ---------------------------------------------------------------------
 
@@ -78,9 +80,13 @@ function successType(name: string, verb: string) {
   });
 }
 
-async function runCounterCommand(ctx: GraphQLContext, counterId: string, command: CounterCommand, expectedVersion: number | undefined): Promise<CommandPayload> {
-  const result = await handleCommand(ctx.commands, counterDecider, counterId, command, { ...(expectedVersion !== undefined ? { expectedVersion } : {}) });
-  const counter = await ctx.em.findOne(CounterRecord, counterId);
+async function runCounterCommand(
+  ctx: GraphQLContext, counterId: string, command: CounterCommand, expectedVersion: number | undefined, commandId: string | undefined,
+): Promise<CommandPayload> {
+  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
+  const result = await handleCommand(ctx.commands, counterDecider, counterId, command, options);
+  // A replay answers with the counter as the first run left it, not as it is now.
+  const counter = result.replayed ? await viewAsOf(ctx.em, counterView, counterId, { version: result.version }) : await ctx.em.findOne(CounterRecord, counterId);
   if (!counter) throw new Error(`Counter ${counterId} has events but no projection row`);
   return { counter: counter as CounterView, events: result.events, position: result.events.at(-1)!.position };
 }
@@ -102,6 +108,7 @@ const IncrementCounterInput = builder.inputType('IncrementCounterInput', {
     }),
     amount: t.int(AMOUNT),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('incrementCounter', (t) =>
@@ -112,11 +119,14 @@ builder.mutationField('incrementCounter', (t) =>
     errors: { types: [...commandErrors, CounterOutOfRangeError], directResult: true, union: { name: 'IncrementCounterResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
-      const counterId = input.counterId == null ? ctx.ids.uuid() : checkedCounterId(check, String(input.counterId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
+      // A replayed command id must address the counter its first run started, so the id derives from it.
+      const generatedId = commandId === undefined ? ctx.ids.uuid() : idFromCommandId(counterDecider.streamType, commandId);
+      const counterId = input.counterId == null ? generatedId : checkedCounterId(check, String(input.counterId));
       const amount = checkedAmount(check, input.amount);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'IncrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion);
+      return runCounterCommand(ctx, counterId, { type: 'IncrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -127,6 +137,7 @@ const DecrementCounterInput = builder.inputType('DecrementCounterInput', {
     counterId: t.id({ description: 'The counter; it must have been incremented before.' }),
     amount: t.int(AMOUNT),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('decrementCounter', (t) =>
@@ -138,10 +149,11 @@ builder.mutationField('decrementCounter', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const counterId = checkedCounterId(check, String(input.counterId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       const amount = checkedAmount(check, input.amount);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'DecrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion);
+      return runCounterCommand(ctx, counterId, { type: 'DecrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -151,6 +163,7 @@ const ResetCounterInput = builder.inputType('ResetCounterInput', {
   fields: (t) => ({
     counterId: t.id({ description: 'The counter; it must have been incremented before.' }),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('resetCounter', (t) =>
@@ -162,9 +175,10 @@ builder.mutationField('resetCounter', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const counterId = checkedCounterId(check, String(input.counterId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'ResetCounter', data: { counterId }, now: ctx.clock.now() }, expectedVersion);
+      return runCounterCommand(ctx, counterId, { type: 'ResetCounter', data: { counterId }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -175,9 +189,18 @@ builder.queryField('counter', (t) =>
   t.field({
     type: CounterRef,
     nullable: true,
-    description: 'One counter from the projection; null when it was never incremented.',
-    args: { id: t.arg.id({ description: 'The counter id.' }) },
-    resolve: async (_root, args, ctx) => (await ctx.em.findOne(CounterRecord, String(args.id))) as CounterView | null,
+    description:
+      'One counter from the projection; null when it was never incremented. With `asOf`, the counter as it was at that version or ' +
+      'instant, rebuilt from its events by the same code that maintains the projection (null if it did not exist yet).',
+    args: {
+      id: t.arg.id({ description: 'The counter id.' }),
+      asOf: t.arg({ type: AsOfInput, required: false, description: 'Travel back in time: the counter as it was at this version or instant.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const id = String(args.id);
+      if (args.asOf != null) return viewAsOf(ctx.em, counterView, id, toAsOf(args.asOf));
+      return (await ctx.em.findOne(CounterRecord, id)) as CounterView | null;
+    },
   }),
 );
 

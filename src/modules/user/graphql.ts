@@ -1,7 +1,9 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
 import { handleCommand } from '../../eventStore/commandHandler.ts';
-import { EventInterface, eventObjectType } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { idFromCommandId } from '../../eventStore/idempotency.ts';
+import { viewAsOf } from '../../eventStore/timeTravel.ts';
 import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
@@ -17,7 +19,7 @@ import {
   userDecider,
   UserDeactivatedError,
 } from './user.ts';
-import { UserRecord, type UserView } from './projection.ts';
+import { UserRecord, type UserView, userView } from './projection.ts';
 
 // ---- Read model types ---------------------------------------------------------------------
 
@@ -93,9 +95,13 @@ function successType(name: string, verb: string) {
   });
 }
 
-async function runUserCommand(ctx: GraphQLContext, userId: string, command: UserCommand, expectedVersion: number | undefined): Promise<CommandPayload> {
-  const result = await handleCommand(ctx.commands, userDecider, userId, command, { ...(expectedVersion !== undefined ? { expectedVersion } : {}) });
-  const user = await ctx.em.findOne(UserRecord, userId);
+async function runUserCommand(
+  ctx: GraphQLContext, userId: string, command: UserCommand, expectedVersion: number | undefined, commandId: string | undefined,
+): Promise<CommandPayload> {
+  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
+  const result = await handleCommand(ctx.commands, userDecider, userId, command, options);
+  // A replay answers with the user as the first run left it, not as it is now.
+  const user = result.replayed ? await viewAsOf(ctx.em, userView, userId, { version: result.version }) : await ctx.em.findOne(UserRecord, userId);
   if (!user) throw new Error(`User ${userId} has events but no projection row`);
   return { user: user as UserView, events: result.events, position: result.events.at(-1)!.position };
 }
@@ -113,6 +119,7 @@ const RegisterUserInput = builder.inputType('RegisterUserInput', {
     userId: t.id({ required: false, description: 'Choose the id (URL-safe, up to 100 characters); generated when omitted.' }),
     email: t.string({ description: `An email address, up to ${MAX_EMAIL_LENGTH} characters; stored in lower case. Unique among all users.` }),
     name: t.string({ description: `The display name, 1 to ${MAX_NAME_LENGTH} characters.` }),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('registerUser', (t) =>
@@ -123,11 +130,14 @@ builder.mutationField('registerUser', (t) =>
     errors: { types: [...commandErrors, UserAlreadyRegisteredError, EmailAlreadyRegisteredError], directResult: true, union: { name: 'RegisterUserResult' } },
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
-      const userId = input.userId == null ? ctx.ids.uuid() : checkedUserId(check, String(input.userId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
+      // A replayed command id must address the user its first run registered, so the id derives from it.
+      const generatedId = commandId === undefined ? ctx.ids.uuid() : idFromCommandId(userDecider.streamType, commandId);
+      const userId = input.userId == null ? generatedId : checkedUserId(check, String(input.userId));
       check.done();
       // No expectedVersion: on an id that is taken, the decider answers UserAlreadyRegisteredError.
       const data = { userId, email: input.email, name: input.name };
-      return runUserCommand(ctx, userId, { type: 'RegisterUser', data, now: ctx.clock.now() }, undefined);
+      return runUserCommand(ctx, userId, { type: 'RegisterUser', data, now: ctx.clock.now() }, undefined, commandId);
     },
   }),
 );
@@ -138,6 +148,7 @@ const RenameUserInput = builder.inputType('RenameUserInput', {
     userId: t.id({ description: 'The user to rename.' }),
     name: t.string({ description: `The new display name, 1 to ${MAX_NAME_LENGTH} characters.` }),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('renameUser', (t) =>
@@ -149,9 +160,10 @@ builder.mutationField('renameUser', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const userId = checkedUserId(check, String(input.userId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'RenameUser', data: { userId, name: input.name }, now: ctx.clock.now() }, expectedVersion);
+      return runUserCommand(ctx, userId, { type: 'RenameUser', data: { userId, name: input.name }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -161,6 +173,7 @@ const DeactivateUserInput = builder.inputType('DeactivateUserInput', {
   fields: (t) => ({
     userId: t.id({ description: 'The user to deactivate.' }),
     expectedVersion: t.int(EXPECTED_VERSION),
+    commandId: t.id(COMMAND_ID_FIELD),
   }),
 });
 builder.mutationField('deactivateUser', (t) =>
@@ -172,9 +185,10 @@ builder.mutationField('deactivateUser', (t) =>
     resolve: async (_root, { input }, ctx) => {
       const check = new InputCheck();
       const userId = checkedUserId(check, String(input.userId));
+      const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'DeactivateUser', data: { userId }, now: ctx.clock.now() }, expectedVersion);
+      return runUserCommand(ctx, userId, { type: 'DeactivateUser', data: { userId }, now: ctx.clock.now() }, expectedVersion, commandId);
     },
   }),
 );
@@ -185,9 +199,18 @@ builder.queryField('user', (t) =>
   t.field({
     type: UserRef,
     nullable: true,
-    description: 'One user from the projection; null when there is no such user.',
-    args: { id: t.arg.id({ description: 'The user id.' }) },
-    resolve: async (_root, args, ctx) => (await ctx.em.findOne(UserRecord, String(args.id))) as UserView | null,
+    description:
+      'One user from the projection; null when there is no such user. With `asOf`, the user as it was at that version or ' +
+      'instant, rebuilt from its events by the same code that maintains the projection (null if it did not exist yet).',
+    args: {
+      id: t.arg.id({ description: 'The user id.' }),
+      asOf: t.arg({ type: AsOfInput, required: false, description: 'Travel back in time: the user as it was at this version or instant.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const id = String(args.id);
+      if (args.asOf != null) return viewAsOf(ctx.em, userView, id, toAsOf(args.asOf));
+      return (await ctx.em.findOne(UserRecord, id)) as UserView | null;
+    },
   }),
 );
 
