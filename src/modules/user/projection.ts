@@ -105,6 +105,9 @@ const CLAIM_EMAIL_SQL = `
 export const userEmailReservation: InlineProjection = {
   name: 'user_emails',
   streamTypes: ['User'],
+  // Only a registration claims anything; for other user events there is nothing to write, which
+  // keeps renames and deactivations on the one-statement append path.
+  plan: (_em, events) => (events.some((event) => event.type === 'UserRegistered') ? undefined : { sql: () => [], rows: [] }),
   async apply(em, events) {
     for (const event of events as readonly RecordedEvent<UserEvent>[]) {
       if (event.streamType !== 'User' || event.type !== 'UserRegistered') continue;
