@@ -84,6 +84,12 @@ describe('a shopping session over HTTP', () => {
     expect(second.pageInfo.hasNextPage).toBe(false);
   });
 
+  it('opening a cart id that is taken is a CartAlreadyOpenedError, and appends nothing', async () => {
+    const again = await server.gql(OPEN, { input: { cartId: 'e2e-cart', customerId: 'mallory' } });
+    expect(again.data.openCart).toMatchObject({ __typename: 'CartAlreadyOpenedError', code: 'CART_ALREADY_OPENED' });
+    expect((await server.gql(CART, { id: 'e2e-cart' })).data.cart).toMatchObject({ version: 4 });
+  });
+
   it('a client that lets the server choose the id gets a fresh cart', async () => {
     const opened = await server.gql(OPEN, { input: { customerId: 'carol' } });
     expect(opened.data.openCart.cart.id).toMatch(/^[0-9a-f-]{36}$/);

@@ -211,7 +211,7 @@ builder.mutationField('openCart', (t) =>
       const cartId = input.cartId == null ? generatedId : checkedCartId(check, String(input.cartId));
       const customerId = check.text('customerId', input.customerId, { max: 100 });
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, 0, commandId);
+      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, undefined, commandId);
     },
   }),
 );
