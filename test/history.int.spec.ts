@@ -98,6 +98,13 @@ beforeAll(async () => {
   commitOrder = rows.map((row) => row.event_id);
   const bySequence = await query<{ event_id: string }>(db.orm.em.fork(), 'select event_id from events order by global_position');
   sequenceOrder = bySequence.map((row) => row.event_id);
+  // History shows only what is older than the server's oldest running transaction, and other spec
+  // files share the server: wait until our last event is visible before walking.
+  const newest = async () => (await readHistory(db.orm.em.fork(), { direction: 'backward', limit: 1 }))[0]?.id;
+  for (let waited = 0; (await newest()) !== commitOrder.at(-1); waited += 50) {
+    if (waited > 30_000) throw new Error('the history horizon did not pass our last event within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 });
 afterAll(async () => db?.close());
 
@@ -233,7 +240,10 @@ describe('walking the history', () => {
 describe('events of transactions still running', () => {
   it('stay out of history, with every later event, until the older transaction ends', async () => {
     const em = db.orm.em.fork();
-    const last = (await readHistory(em, { direction: 'backward', limit: 1 }))[0]!;
+    const [newest] = await query<{ transaction_id: string; global_position: string }>(
+      em, 'select transaction_id::text, global_position::text from events order by transaction_id desc, global_position desc limit 1',
+    );
+    const last = { transactionId: BigInt(newest!.transaction_id), globalPosition: BigInt(newest!.global_position) };
     const event = () => ({ id: uuidv7Generator.uuid(), type: 'Late', data: {}, metadata: {} });
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -252,7 +262,8 @@ describe('events of transactions still running', () => {
     expect(whileRunning).toEqual([]);
     release();
     await slow;
-    const afterwards = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
-    expect(afterwards.map((e) => e.streamId)).toEqual(['late-slow', 'late-fast']);
+    // The horizon is the whole server's: other spec files' open transactions may hold it a moment longer.
+    const afterwards = async () => (await readHistory(em, { direction: 'forward', after: last, limit: 10 })).map((e) => e.streamId);
+    await expect.poll(afterwards, { timeout: 30_000, interval: 50 }).toEqual(['late-slow', 'late-fast']);
   });
 });
