@@ -1,13 +1,12 @@
 import { builder } from '../../graphql/builder.ts';
+import { runViewCommand, viewCommandSuccessType } from '../../graphql/viewCommand.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
-import type { GraphQLContext } from '../../graphql/context.ts';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
 import { idFromCommandId } from '../../eventStore/idempotency.ts';
 import { viewAsOf } from '../../eventStore/timeTravel.ts';
-import { handleCommand } from '../../eventStore/commandHandler.ts';
 import { ValidationError } from '../../core/errors.ts';
 import {
   CartAlreadyCheckedOutError,
@@ -15,7 +14,6 @@ import {
   CartEmptyError,
   cartDecider,
   CartPriceMismatchError,
-  type CartCommand,
   type Money,
   ItemNotInCartError,
   MAX_QUANTITY,
@@ -151,29 +149,8 @@ ruleErrorType(CartPriceMismatchError, {
 
 // ---- Commands -----------------------------------------------------------------------------
 
-type CommandPayload = { cart: CartView; events: readonly RecordedEvent[]; position: string };
-
-function successType(name: string, verb: string) {
-  return builder.objectRef<CommandPayload>(name).implement({
-    description: `The cart was ${verb}.`,
-    fields: (t) => ({
-      cart: t.field({ type: CartRef, description: 'The cart after the command, from its projection.', resolve: (p) => p.cart }),
-      events: t.field({ type: [EventInterface], description: 'The events the command appended.', resolve: (p) => [...p.events] }),
-      position: t.exposeString('position', { description: 'Position of the last appended event: subscribe `after` it to see only later changes.' }),
-    }),
-  });
-}
-
-async function runCartCommand(
-  ctx: GraphQLContext, cartId: string, command: CartCommand, expectedVersion: number | undefined, commandId: string | undefined,
-): Promise<CommandPayload> {
-  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
-  const result = await handleCommand(ctx.commands, cartDecider, cartId, command, options);
-  // A replay answers with the cart as the first run left it, not as it is now.
-  const cart = result.replayed ? await viewAsOf(ctx.em, cartView, cartId, { version: result.version }) : await ctx.em.findOne(CartRecord, cartId);
-  if (!cart) throw new Error(`Cart ${cartId} has events but no projection row`);
-  return { cart: cart as CartView, events: result.events, position: result.events.at(-1)!.position };
-}
+const successType = (name: string, verb: string) => viewCommandSuccessType(name, { field: 'cart', noun: 'cart', verb, type: CartRef });
+const aggregate = { decider: cartDecider, view: cartView };
 
 const rulesOf = {
   openCart: [CartAlreadyOpenedError],
@@ -211,7 +188,7 @@ builder.mutationField('openCart', (t) =>
       const cartId = input.cartId == null ? generatedId : checkedCartId(check, String(input.cartId));
       const customerId = check.text('customerId', input.customerId, { max: 100 });
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, undefined, commandId);
+      return runViewCommand(ctx, aggregate, cartId, { type: 'OpenCart', data: { cartId, customerId }, now: ctx.clock.now() }, { expectedVersion: undefined, commandId });
     },
   }),
 );
@@ -246,7 +223,7 @@ builder.mutationField('addItemToCart', (t) =>
       const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
       const data = { cartId, sku, name, unitPrice: { amount, currency }, quantity };
-      return runCartCommand(ctx, cartId, { type: 'AddItemToCart', data, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, cartId, { type: 'AddItemToCart', data, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
@@ -275,7 +252,7 @@ builder.mutationField('removeItemFromCart', (t) =>
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, cartId, { type: 'RemoveItemFromCart', data: { cartId, sku, quantity }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
@@ -296,7 +273,7 @@ builder.mutationField('checkoutCart', (t) =>
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       const commandId = check.optionalCommandId('commandId', input.commandId);
       check.done();
-      return runCartCommand(ctx, cartId, { type: 'CheckoutCart', data: { cartId }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, cartId, { type: 'CheckoutCart', data: { cartId }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );

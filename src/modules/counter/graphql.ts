@@ -1,15 +1,14 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { handleCommand } from '../../eventStore/commandHandler.ts';
-import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
 import { idFromCommandId } from '../../eventStore/idempotency.ts';
 import { viewAsOf } from '../../eventStore/timeTravel.ts';
 import { builder } from '../../graphql/builder.ts';
-import type { GraphQLContext } from '../../graphql/context.ts';
+import { runViewCommand, viewCommandSuccessType } from '../../graphql/viewCommand.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
 import { encodeTimeIdCursor, timeIdPageConditions } from '../../graphql/keysetCursor.ts';
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
-import { type CounterCommand, counterDecider, CounterOutOfRangeError, MAX_COUNTER_VALUE, MAX_STEP } from './counter.ts';
+import { counterDecider, CounterOutOfRangeError, MAX_COUNTER_VALUE, MAX_STEP } from './counter.ts';
 import { CounterRecord, type CounterView, counterView } from './projection.ts';
 
 // ---- Read model types ---------------------------------------------------------------------
@@ -67,29 +66,8 @@ ruleErrorType(CounterOutOfRangeError, {
 
 // ---- Commands -----------------------------------------------------------------------------
 
-type CommandPayload = { counter: CounterView; events: readonly RecordedEvent[]; position: string };
-
-function successType(name: string, verb: string) {
-  return builder.objectRef<CommandPayload>(name).implement({
-    description: `The counter was ${verb}.`,
-    fields: (t) => ({
-      counter: t.field({ type: CounterRef, description: 'The counter after the command, from its projection.', resolve: (p) => p.counter }),
-      events: t.field({ type: [EventInterface], description: 'The events the command appended.', resolve: (p) => [...p.events] }),
-      position: t.exposeString('position', { description: 'Position of the last appended event: subscribe `after` it to see only later changes.' }),
-    }),
-  });
-}
-
-async function runCounterCommand(
-  ctx: GraphQLContext, counterId: string, command: CounterCommand, expectedVersion: number | undefined, commandId: string | undefined,
-): Promise<CommandPayload> {
-  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
-  const result = await handleCommand(ctx.commands, counterDecider, counterId, command, options);
-  // A replay answers with the counter as the first run left it, not as it is now.
-  const counter = result.replayed ? await viewAsOf(ctx.em, counterView, counterId, { version: result.version }) : await ctx.em.findOne(CounterRecord, counterId);
-  if (!counter) throw new Error(`Counter ${counterId} has events but no projection row`);
-  return { counter: counter as CounterView, events: result.events, position: result.events.at(-1)!.position };
-}
+const successType = (name: string, verb: string) => viewCommandSuccessType(name, { field: 'counter', noun: 'counter', verb, type: CounterRef });
+const aggregate = { decider: counterDecider, view: counterView };
 
 const EXPECTED_VERSION = {
   required: false,
@@ -126,7 +104,7 @@ builder.mutationField('incrementCounter', (t) =>
       const amount = checkedAmount(check, input.amount);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'IncrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, counterId, { type: 'IncrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
@@ -153,7 +131,7 @@ builder.mutationField('decrementCounter', (t) =>
       const amount = checkedAmount(check, input.amount);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'DecrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, counterId, { type: 'DecrementCounter', data: { counterId, amount }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
@@ -178,7 +156,7 @@ builder.mutationField('resetCounter', (t) =>
       const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runCounterCommand(ctx, counterId, { type: 'ResetCounter', data: { counterId }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, counterId, { type: 'ResetCounter', data: { counterId }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );

@@ -1,11 +1,10 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { handleCommand } from '../../eventStore/commandHandler.ts';
-import { AsOfInput, COMMAND_ID_FIELD, EventInterface, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
+import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
 import { idFromCommandId } from '../../eventStore/idempotency.ts';
 import { viewAsOf } from '../../eventStore/timeTravel.ts';
 import { builder } from '../../graphql/builder.ts';
-import type { GraphQLContext } from '../../graphql/context.ts';
+import { runViewCommand, viewCommandSuccessType } from '../../graphql/viewCommand.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
 import { encodeTimeIdCursor, timeIdPageConditions } from '../../graphql/keysetCursor.ts';
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
@@ -15,7 +14,6 @@ import {
   MAX_NAME_LENGTH,
   normaliseEmail,
   UserAlreadyRegisteredError,
-  type UserCommand,
   userDecider,
   UserDeactivatedError,
 } from './user.ts';
@@ -82,29 +80,8 @@ ruleErrorType(EmailAlreadyRegisteredError, {
 
 // ---- Commands -----------------------------------------------------------------------------
 
-type CommandPayload = { user: UserView; events: readonly RecordedEvent[]; position: string };
-
-function successType(name: string, verb: string) {
-  return builder.objectRef<CommandPayload>(name).implement({
-    description: `The user was ${verb}.`,
-    fields: (t) => ({
-      user: t.field({ type: UserRef, description: 'The user after the command, from its projection.', resolve: (p) => p.user }),
-      events: t.field({ type: [EventInterface], description: 'The events the command appended.', resolve: (p) => [...p.events] }),
-      position: t.exposeString('position', { description: 'Position of the last appended event: subscribe `after` it to see only later changes.' }),
-    }),
-  });
-}
-
-async function runUserCommand(
-  ctx: GraphQLContext, userId: string, command: UserCommand, expectedVersion: number | undefined, commandId: string | undefined,
-): Promise<CommandPayload> {
-  const options = { ...(expectedVersion !== undefined ? { expectedVersion } : {}), ...(commandId !== undefined ? { commandId } : {}) };
-  const result = await handleCommand(ctx.commands, userDecider, userId, command, options);
-  // A replay answers with the user as the first run left it, not as it is now.
-  const user = result.replayed ? await viewAsOf(ctx.em, userView, userId, { version: result.version }) : await ctx.em.findOne(UserRecord, userId);
-  if (!user) throw new Error(`User ${userId} has events but no projection row`);
-  return { user: user as UserView, events: result.events, position: result.events.at(-1)!.position };
-}
+const successType = (name: string, verb: string) => viewCommandSuccessType(name, { field: 'user', noun: 'user', verb, type: UserRef });
+const aggregate = { decider: userDecider, view: userView };
 
 const EXPECTED_VERSION = {
   required: false,
@@ -137,7 +114,7 @@ builder.mutationField('registerUser', (t) =>
       check.done();
       // No expectedVersion: on an id that is taken, the decider answers UserAlreadyRegisteredError.
       const data = { userId, email: input.email, name: input.name };
-      return runUserCommand(ctx, userId, { type: 'RegisterUser', data, now: ctx.clock.now() }, undefined, commandId);
+      return runViewCommand(ctx, aggregate, userId, { type: 'RegisterUser', data, now: ctx.clock.now() }, { expectedVersion: undefined, commandId });
     },
   }),
 );
@@ -163,7 +140,7 @@ builder.mutationField('renameUser', (t) =>
       const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'RenameUser', data: { userId, name: input.name }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, userId, { type: 'RenameUser', data: { userId, name: input.name }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
@@ -188,7 +165,7 @@ builder.mutationField('deactivateUser', (t) =>
       const commandId = check.optionalCommandId('commandId', input.commandId);
       const expectedVersion = check.optionalVersion('expectedVersion', input.expectedVersion);
       check.done();
-      return runUserCommand(ctx, userId, { type: 'DeactivateUser', data: { userId }, now: ctx.clock.now() }, expectedVersion, commandId);
+      return runViewCommand(ctx, aggregate, userId, { type: 'DeactivateUser', data: { userId }, now: ctx.clock.now() }, { expectedVersion, commandId });
     },
   }),
 );
