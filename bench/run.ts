@@ -33,16 +33,16 @@ const { values: args } = parseArgs({
 
 const FULL: Scale = {
   concurrency: [1, 8, 32],
-  commandWarmupMs: 2_000,
-  commandDurationMs: 6_000,
+  commandWarmupMs: 1_500,
+  commandDurationMs: 5_000,
   logEvents: 1_000_000,
   smallLogEvents: 10_000,
-  eventsPerTransaction: 4,
-  historyQueries: 300,
+  eventsPerTransaction: 10,
+  historyQueries: 200,
   liveSubscribers: 1_000,
   liveRate: 500,
-  liveWarmupMs: 3_000,
-  liveDurationMs: 10_000,
+  liveWarmupMs: 2_000,
+  liveDurationMs: 8_000,
   idleSubscriptions: 10_000,
 };
 const QUICK: Scale = {
@@ -51,7 +51,7 @@ const QUICK: Scale = {
   commandDurationMs: 1_000,
   logEvents: 30_000,
   smallLogEvents: 3_000,
-  eventsPerTransaction: 4,
+  eventsPerTransaction: 10,
   historyQueries: 50,
   liveSubscribers: 100,
   liveRate: 100,
@@ -74,6 +74,10 @@ async function main(): Promise<void> {
   const profileDir = path.join(ROOT, 'bench/results/profiles');
   const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
   const loadAverageAtStart = os.loadavg().map((v) => round(v, 2));
+  // The machine may be shared: sample the 1-minute load average through the run.
+  const loadSamples: number[] = [];
+  const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0]!), 10_000);
+  loadTimer.unref();
 
   log(`starting PostgreSQL (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})`);
   const database = await startDatabase();
@@ -110,7 +114,14 @@ async function main(): Promise<void> {
     await database.stop();
   }
 
+  clearInterval(loadTimer);
   const cpus = os.cpus();
+  const loadDuringRun = loadSamples.length
+    ? { mean: round(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length, 2), max: round(Math.max(...loadSamples), 2), samples: loadSamples.length }
+    : undefined;
+  if (loadDuringRun && loadDuringRun.mean > cpus.length * 0.75) {
+    notes.unshift(`The machine was busy with other work during this run: 1-minute load average ${loadDuringRun.mean} on average and ${loadDuringRun.max} at most on ${cpus.length} cores (sampled every 10 s), beyond what the benchmark itself puts on it. Expect wide run-to-run spreads and pessimistic latencies.`);
+  }
   const meta = {
     startedAt: new Date(started).toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -123,6 +134,7 @@ async function main(): Promise<void> {
       os: `${os.type()} ${os.release()} ${os.arch()}`,
       loadAverageAtStart,
       loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
+      loadDuringRun,
     },
     node: process.version,
     postgres: { version: settings.server_version ?? 'unknown', source: database.source, settings },

@@ -200,7 +200,7 @@ process.on('message', (message: { type: string; subscribers?: SubscriberSpec[]; 
           socket.close(1000);
           setTimeout(() => { socket.terminate(); resolve(); }, 2000).unref();
         })));
-        process.send!({ type: 'closed' });
+        await new Promise((resolve) => process.send!({ type: 'closed' }, undefined, {}, resolve));
         process.disconnect();
       }
     } catch (error) {

@@ -74,16 +74,9 @@ function nextCommand(writer: number): [string, CartCommand] {
   return [cartId, { type: 'AddItemToCart', data: { cartId, sku, name: 'Benchmark widget', unitPrice: { amount: 1999, currency: 'EUR' }, quantity: 1 }, now: new Date() }];
 }
 
-async function writer(index: number, started: number): Promise<void> {
-  const interval = options.rate > 0 ? (1000 * options.writers) / options.rate : 0;
-  for (let k = 0; running; k++) {
-    if (interval > 0) {
-      // Open loop: the k-th append is due at a fixed time, whatever the previous one took.
-      const due = started + index * (interval / options.writers) + k * interval;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (!running) break;
-    }
+/** As fast as possible: each writer waits for its command before sending the next. */
+async function closedWriter(index: number): Promise<void> {
+  while (running) {
     if (options.cartsPerWriter === 0) {
       const [cartId, open] = nextCommand(index);
       await command(cartId, open);
@@ -95,6 +88,26 @@ async function writer(index: number, started: number): Promise<void> {
       await command(cartId, cmd);
     }
   }
+}
+
+/**
+ * Paced (open loop): the k-th command is sent at a fixed time whatever the earlier ones took, up
+ * to MAX_IN_FLIGHT at once, so a slow commit delays no later append. Writers take turns.
+ */
+const MAX_IN_FLIGHT = 64;
+async function pacedWriters(started: number): Promise<void> {
+  const interval = 1000 / options.rate;
+  const inFlight = new Set<Promise<void>>();
+  for (let k = 0; running; k++) {
+    const wait = started + k * interval - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (!running) break;
+    if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+    const [cartId, cmd] = nextCommand(k % options.writers);
+    const sent = command(cartId, cmd).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+  }
+  await Promise.all(inFlight);
 }
 
 let writersDone: Promise<unknown> = Promise.resolve();
@@ -112,13 +125,14 @@ process.on('message', (message: { type: string }) => {
     } else if (message.type === 'start') {
       running = true;
       startedAt = performance.now();
-      writersDone = Promise.all(carts.map((_, index) => writer(index, startedAt)));
+      writersDone = options.rate > 0 ? pacedWriters(startedAt) : Promise.all(carts.map((_, index) => closedWriter(index)));
       process.send!({ type: 'started' });
     } else if (message.type === 'stop') {
       running = false;
       await writersDone;
       const report: WriterReport = { appended, errors, ...(firstError ? { firstError } : {}), events, durationS: (performance.now() - startedAt) / 1000 };
-      process.send!({ type: 'report', report });
+      // Wait until the (large) report is handed to the channel before disconnecting.
+      await new Promise((resolve) => process.send!({ type: 'report', report }, undefined, {}, resolve));
       await orm.close();
       process.disconnect();
     }

@@ -2,7 +2,7 @@ import { createDatabase, createRawEventsTable } from '../lib/db.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
 import type { LatencySummary } from '../lib/stats.ts';
-import { liveCell, rawNotifyCell, type LiveResult } from '../workloads/live.ts';
+import { liveCell, rawNotifyCell, type FilterMix, type LiveResult } from '../workloads/live.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
 
 const W4 = '4. Live delivery';
@@ -11,32 +11,40 @@ export async function liveFamily(ctx: FamilyContext): Promise<FamilyResult> {
   const { scale } = ctx;
   const url = await createDatabase(ctx.serverUrl, 'bench_live');
   await createRawEventsTable(url);
-  const live: LiveResult[] = [];
+  const mixes: FilterMix[] = ['thirds', 'streamHeavy'];
+  const live: Record<FilterMix, LiveResult[]> = { thirds: [], streamHeavy: [] };
   const raw: (LatencySummary & { lost: number })[] = [];
   const api = await startApi({ databaseUrl: url, ...ctx.profile('live') });
   try {
     for (let run = 0; run < 2; run++) {
       ctx.log(`raw LISTEN/NOTIFY at ${scale.liveRate} ev/s run ${run + 1}`);
       raw.push(await rawNotifyCell(url, scale.liveRate, 1000, Math.min(scale.liveDurationMs, 5000)));
-      ctx.log(`live delivery: ${scale.liveSubscribers} subscribers, ${scale.liveRate} ev/s, run ${run + 1}`);
-      live.push(await liveCell({ api, databaseUrl: url, subscribers: scale.liveSubscribers, rate: scale.liveRate, warmupMs: scale.liveWarmupMs, durationMs: scale.liveDurationMs, prefix: `live${run}`, log: ctx.log }));
+      for (const mix of mixes) {
+        ctx.log(`live delivery: ${scale.liveSubscribers} subscribers (${mix}), ${scale.liveRate} ev/s, run ${run + 1}`);
+        live[mix].push(await liveCell({ api, databaseUrl: url, subscribers: scale.liveSubscribers, rate: scale.liveRate, warmupMs: scale.liveWarmupMs, durationMs: scale.liveDurationMs, prefix: `live${run}${mix}`, mix, log: ctx.log }));
+      }
     }
   } finally {
     await api.stop();
   }
-  const cell = `${scale.liveSubscribers} subscribers, ${scale.liveRate} ev/s`;
   const rawLabel = 'INSERT + NOTIFY → pg LISTEN';
-  const rows: Row[] = [
-    row({ workload: W4, cell, figure: 'commit → client p50', unit: 'ms', runs: live.map((x) => x.latencyMs.p50), raw: raw.map((x) => x.p50), rawLabel }),
-    row({ workload: W4, cell, figure: 'commit → client p99', unit: 'ms', runs: live.map((x) => x.latencyMs.p99), raw: raw.map((x) => x.p99), rawLabel,
-      target: { text: '< 25 ms', worse: 'higher', check: (worst) => worst < 25 } }),
-    row({ workload: W4, cell, figure: 'commit → client max', unit: 'ms', runs: live.map((x) => x.latencyMs.max), raw: raw.map((x) => x.max), rawLabel }),
-    row({ workload: W4, cell, figure: 'lost (+ repeated)', unit: 'deliveries', runs: live.map((x) => x.lost + x.repeated), raw: raw.map((x) => x.lost),
-      target: { text: '0', worse: 'higher', check: (worst) => worst === 0 },
-      note: live.map((x, i) => `run ${i + 1}: ${x.expectedDeliveries} expected, ${x.delivered} delivered, lost ${x.lost}, repeated ${x.repeated}, ${x.deliveriesPerS} deliveries/s, writers reached ${x.achievedRate} ev/s, server CPU ${x.serverCpuPercent} %, ${x.errors} errors`).join('; ') }),
-  ];
+  const rows: Row[] = [];
+  const describe = { thirds: 'filters ⅓ stream, ⅓ type, ⅓ all', streamHeavy: 'filters 80 % stream, 15 % type, 5 % all' };
+  for (const mix of mixes) {
+    const runs = live[mix];
+    const cell = `${scale.liveSubscribers} subscribers, ${scale.liveRate} ev/s, ${describe[mix]}`;
+    rows.push(
+      row({ workload: W4, cell, figure: 'commit → client p50', unit: 'ms', runs: runs.map((x) => x.latencyMs.p50), raw: raw.map((x) => x.p50), rawLabel }),
+      row({ workload: W4, cell, figure: 'commit → client p99', unit: 'ms', runs: runs.map((x) => x.latencyMs.p99), raw: raw.map((x) => x.p99), rawLabel,
+        target: { text: '< 25 ms', worse: 'higher', check: (worst) => worst < 25 } }),
+      row({ workload: W4, cell, figure: 'commit → client max', unit: 'ms', runs: runs.map((x) => x.latencyMs.max), raw: raw.map((x) => x.max), rawLabel }),
+      row({ workload: W4, cell, figure: 'lost (+ repeated)', unit: 'deliveries', runs: runs.map((x) => x.lost + x.repeated), raw: raw.map((x) => x.lost),
+        target: { text: '0', worse: 'higher', check: (worst) => worst === 0 },
+        note: runs.map((x, i) => `run ${i + 1}: ${x.expectedDeliveries} expected, ${x.delivered} delivered, lost ${x.lost}, repeated ${x.repeated}; ${x.deliveriesPerS} deliveries/s measured; writers reached ${x.achievedRate} ev/s; CPU: server ${x.serverCpuPercent} %, subscriber process ${x.clientCpuPercent} %; ${x.errors} errors`).join('; ') }),
+    );
+  }
   const notes: string[] = [];
-  const failures = live.filter((x) => x.failedToOpen || x.errors || x.writerErrors || x.closedEarly);
+  const failures = Object.values(live).flat().filter((x) => x.failedToOpen || x.errors || x.writerErrors || x.closedEarly);
   if (failures.length) notes.push(`Live delivery: ${failures.map((x) => `${x.failedToOpen} subscriptions failed to open, ${x.errors} errors (${x.firstError ?? ''}), ${x.writerErrors} writer errors, ${x.closedEarly} closed early`).join('; ')}`);
   return { rows, notes, details: { live, raw } };
 }

@@ -22,6 +22,8 @@ export type ApiOptions = {
   profileDir?: string;
   profileName?: string;
   env?: Record<string, string>;
+  /** More node flags for the server, e.g. `--heapsnapshot-signal=SIGUSR2`. */
+  execArgv?: string[];
 };
 
 /**
@@ -32,6 +34,7 @@ export async function startApi(options: ApiOptions): Promise<ApiProcess> {
   const execArgv = options.profileDir
     ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, ...(options.profileName ? ['--cpu-prof-name', options.profileName] : [])]
     : [];
+  execArgv.push(...(options.execArgv ?? []));
   const child = spawn(process.execPath, [...execArgv, 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env },

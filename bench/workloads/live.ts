@@ -3,23 +3,28 @@ import pg from 'pg';
 import { encodePosition } from '../../src/eventStore/position.ts';
 import { startLoadProcess } from '../lib/child.ts';
 import { withClient } from '../lib/db.ts';
-import type { ApiProcess } from '../lib/server.ts';
+import { processCpuMs, type ApiProcess } from '../lib/server.ts';
 import { Samples, sleep, summarize, wallNow, type LatencySummary } from '../lib/stats.ts';
 import type { CollectResult, SubscriberSpec } from '../clients/subscribers.ts';
 import type { WriterOptions, WriterReport } from '../clients/writers.ts';
 
 const TYPE_FILTERS = [['CartItemAdded'], ['CartItemRemoved'], ['CartOpened', 'CartCheckedOut']];
 
-/** Subscriber i watches one stream, one set of types, or everything, in turn. */
-export function mixedFilters(count: number, streams: string[], after?: string): SubscriberSpec[] {
+export type FilterMix = 'thirds' | 'streamHeavy';
+
+/**
+ * Subscriber i watches one stream, one set of types, or everything: in turn (`thirds`), or 80 %
+ * streams, 15 % types, 5 % everything (`streamHeavy`, e.g. UIs watching their own aggregate).
+ */
+export function mixedFilters(count: number, streams: string[], after?: string, mix: FilterMix = 'thirds'): SubscriberSpec[] {
   return Array.from({ length: count }, (_, i) => {
-    const kind = i % 3;
+    const kind = mix === 'thirds' ? i % 3 : i % 20 === 0 ? 2 : i % 20 <= 3 ? 1 : 0;
     const filter = kind === 0 ? { streamId: streams[i % streams.length]! } : kind === 1 ? { types: TYPE_FILTERS[i % TYPE_FILTERS.length]! } : undefined;
     return { ...(filter ? { filter } : {}), ...(after ? { after } : {}) };
   });
 }
 
-export type LiveResult = CollectResult & { appended: number; writerErrors: number; achievedRate: number; serverCpuPercent: number; opened: number; failedToOpen: number };
+export type LiveResult = CollectResult & { appended: number; writerErrors: number; achievedRate: number; serverCpuPercent: number; clientCpuPercent: number; opened: number; failedToOpen: number };
 
 /**
  * Workload 4: `subscribers` graphql-ws subscriptions (one connection each, filters mixed) in one
@@ -29,7 +34,7 @@ export type LiveResult = CollectResult & { appended: number; writerErrors: numbe
  * `after` the same marker position, so exactly which events each must receive is known: missing
  * ones count as lost.
  */
-export async function liveCell(options: { api: ApiProcess; databaseUrl: string; subscribers: number; rate: number; warmupMs: number; durationMs: number; prefix: string; log: (m: string) => void }): Promise<LiveResult> {
+export async function liveCell(options: { api: ApiProcess; databaseUrl: string; subscribers: number; rate: number; warmupMs: number; durationMs: number; prefix: string; mix: FilterMix; log: (m: string) => void }): Promise<LiveResult> {
   const { api, databaseUrl } = options;
   const writersOptions: WriterOptions = { databaseUrl, writers: 4, rate: options.rate, cartsPerWriter: 25, record: true, prefix: options.prefix };
   const writers = await startLoadProcess('bench/clients/writers.ts', writersOptions);
@@ -41,16 +46,18 @@ export async function liveCell(options: { api: ApiProcess; databaseUrl: string; 
       return encodePosition({ transactionId: BigInt(rows[0]!.t), globalPosition: BigInt(rows[0]!.g) });
     });
     const streams = Array.from({ length: 4 }, (_, w) => Array.from({ length: 25 }, (_, s) => `${options.prefix}-${w}-${s}`)).flat();
-    const opened = await subscribers.ask<{ opened: number; failed: number; firstError?: string }>({ type: 'open', subscribers: mixedFilters(options.subscribers, streams, marker) }, 'opened', 300_000);
+    const opened = await subscribers.ask<{ opened: number; failed: number; firstError?: string }>({ type: 'open', subscribers: mixedFilters(options.subscribers, streams, marker, options.mix) }, 'opened', 300_000);
     options.log(`  ${opened.opened} subscriptions open${opened.failed ? `, ${opened.failed} failed (${opened.firstError})` : ''}`);
     await sleep(1000);
     await writers.ask({ type: 'start' }, 'started');
     await sleep(options.warmupMs);
     const cpuBefore = await api.cpuMs();
+    const clientCpuBefore = await processCpuMs(subscribers.pid);
     const measureFrom = wallNow();
     await sleep(options.durationMs);
     const measureTo = wallNow();
     const cpu = (await api.cpuMs()) - cpuBefore;
+    const clientCpu = (await processCpuMs(subscribers.pid)) - clientCpuBefore;
     const { report } = await writers.ask<{ report: WriterReport }>({ type: 'stop' }, 'report');
     await sleep(3000); // let the last events arrive
     const { result } = await subscribers.ask<{ result: CollectResult }>({ type: 'collect', events: report.events, measureFrom, measureTo }, 'collected', 300_000);
@@ -62,6 +69,7 @@ export async function liveCell(options: { api: ApiProcess; databaseUrl: string; 
       writerErrors: report.errors,
       achievedRate: Math.round(measured / ((measureTo - measureFrom) / 1000)),
       serverCpuPercent: Math.round((cpu / (measureTo - measureFrom)) * 100),
+      clientCpuPercent: Math.round((clientCpu / (measureTo - measureFrom)) * 100),
       opened: opened.opened,
       failedToOpen: opened.failed,
     };
