@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     ? { mean: round(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length, 2), max: round(Math.max(...loadSamples), 2), samples: loadSamples.length }
     : undefined;
   if (loadDuringRun && loadDuringRun.mean > cpus.length * 0.75) {
-    notes.unshift(`The machine was busy with other work during this run: 1-minute load average ${loadDuringRun.mean} on average and ${loadDuringRun.max} at most on ${cpus.length} cores (sampled every 10 s), beyond what the benchmark itself puts on it. Expect wide run-to-run spreads and pessimistic latencies.`);
+    notes.unshift(`The machine was saturated during this run: 1-minute load average ${loadDuringRun.mean} on average and ${loadDuringRun.max} at most on ${cpus.length} cores (sampled every 10 s). Part of that is the benchmark's own processes (API, PostgreSQL, load generators); anything else running on the machine adds to it. Expect wide run-to-run spreads and pessimistic latencies.`);
   }
   const meta = {
     startedAt: new Date(started).toISOString(),

@@ -4,6 +4,7 @@
  * payloads: the event id is found in the raw frame) so that the client stays cheap and the
  * figures are the server's. Controlled over IPC:
  *   open    { subscribers: Spec[] }   → opened { opened, failed, firstError }
+ *   count                             → counted { deliveries }
  *   collect { events: Appended[], measureFrom } → collected { …latency and loss… }
  *   close                             → closed
  */
@@ -190,6 +191,8 @@ process.on('message', (message: { type: string; subscribers?: SubscriberSpec[]; 
     try {
       if (message.type === 'open') {
         process.send!({ type: 'opened', ...(await openAll(message.subscribers!)) });
+      } else if (message.type === 'count') {
+        process.send!({ type: 'counted', deliveries });
       } else if (message.type === 'collect') {
         process.send!({ type: 'collected', result: collect(message.events!, message.measureFrom!, message.measureTo!) });
       } else if (message.type === 'close') {

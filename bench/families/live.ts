@@ -38,12 +38,15 @@ export async function liveFamily(ctx: FamilyContext): Promise<FamilyResult> {
       row({ workload: W4, cell, figure: 'commit → client p99', unit: 'ms', runs: runs.map((x) => x.latencyMs.p99), raw: raw.map((x) => x.p99), rawLabel,
         target: { text: '< 25 ms', worse: 'higher', check: (worst) => worst < 25 } }),
       row({ workload: W4, cell, figure: 'commit → client max', unit: 'ms', runs: runs.map((x) => x.latencyMs.max), raw: raw.map((x) => x.max), rawLabel }),
-      row({ workload: W4, cell, figure: 'lost (+ repeated)', unit: 'deliveries', runs: runs.map((x) => x.lost + x.repeated), raw: raw.map((x) => x.lost),
+      row({ workload: W4, cell, figure: 'undelivered (+ repeated)', unit: 'deliveries', runs: runs.map((x) => x.lost + x.repeated), raw: raw.map((x) => x.lost),
         target: { text: '0', worse: 'higher', check: (worst) => worst === 0 },
-        note: runs.map((x, i) => `run ${i + 1}: ${x.expectedDeliveries} expected, ${x.delivered} delivered, lost ${x.lost}, repeated ${x.repeated}; ${x.deliveriesPerS} deliveries/s measured; writers reached ${x.achievedRate} ev/s; CPU: server ${x.serverCpuPercent} %, subscriber process ${x.clientCpuPercent} %; ${x.errors} errors`).join('; ') }),
+        note: runs.map((x, i) => `run ${i + 1}: ${x.expectedDeliveries} expected, ${x.delivered} delivered, ${x.lost} not delivered ${x.drainedS} s after the writers stopped, repeated ${x.repeated}; ${x.deliveriesPerS} deliveries/s of events committed in the measured window; writers reached ${x.achievedRate} ev/s; CPU: server ${x.serverCpuPercent} %, subscriber process ${x.clientCpuPercent} %; ${x.errors} errors`).join('; ') }),
     );
   }
   const notes: string[] = [];
+  if (Object.values(live).flat().some((x) => x.latencyMs.count === 0)) {
+    notes.push('Live delivery: a latency of "–" means none of the events committed in the measured window reached a subscriber before the drain ended; the latency was longer than the window plus the drain.');
+  }
   const failures = Object.values(live).flat().filter((x) => x.failedToOpen || x.errors || x.writerErrors || x.closedEarly);
   if (failures.length) notes.push(`Live delivery: ${failures.map((x) => `${x.failedToOpen} subscriptions failed to open, ${x.errors} errors (${x.firstError ?? ''}), ${x.writerErrors} writer errors, ${x.closedEarly} closed early`).join('; ')}`);
   return { rows, notes, details: { live, raw } };

@@ -8,6 +8,9 @@ import { Samples, sleep, summarize, wallNow, type LatencySummary } from '../lib/
 import type { CollectResult, SubscriberSpec } from '../clients/subscribers.ts';
 import type { WriterOptions, WriterReport } from '../clients/writers.ts';
 
+/** How long to wait for stragglers once the writers stop; what has not arrived by then counts as undelivered. */
+export const DRAIN_MS = 10_000;
+
 const TYPE_FILTERS = [['CartItemAdded'], ['CartItemRemoved'], ['CartOpened', 'CartCheckedOut']];
 
 export type FilterMix = 'thirds' | 'streamHeavy';
@@ -24,15 +27,16 @@ export function mixedFilters(count: number, streams: string[], after?: string, m
   });
 }
 
-export type LiveResult = CollectResult & { appended: number; writerErrors: number; achievedRate: number; serverCpuPercent: number; clientCpuPercent: number; opened: number; failedToOpen: number };
+export type LiveResult = CollectResult & { appended: number; writerErrors: number; achievedRate: number; serverCpuPercent: number; clientCpuPercent: number; opened: number; failedToOpen: number; drainedS: number };
 
 /**
  * Workload 4: `subscribers` graphql-ws subscriptions (one connection each, filters mixed) in one
  * load process, while `writers` writers in another process append `rate` events/s through the
  * command handler. Latency is from the moment an append's commit returned to its writer to the
  * moment the frame arrived at a subscriber (one machine clock). Every subscriber subscribes
- * `after` the same marker position, so exactly which events each must receive is known: missing
- * ones count as lost.
+ * `after` the same marker position, so exactly which events each must receive is known: those not
+ * arrived when deliveries have stopped for 2 s (at most DRAIN_MS after the writers stop) count as
+ * undelivered: lost, or so late that they are as good as lost.
  */
 export async function liveCell(options: { api: ApiProcess; databaseUrl: string; subscribers: number; rate: number; warmupMs: number; durationMs: number; prefix: string; mix: FilterMix; log: (m: string) => void }): Promise<LiveResult> {
   const { api, databaseUrl } = options;
@@ -59,7 +63,19 @@ export async function liveCell(options: { api: ApiProcess; databaseUrl: string; 
     const cpu = (await api.cpuMs()) - cpuBefore;
     const clientCpu = (await processCpuMs(subscribers.pid)) - clientCpuBefore;
     const { report } = await writers.ask<{ report: WriterReport }>({ type: 'stop' }, 'report');
-    await sleep(3000); // let the last events arrive
+    // Let the last events arrive: wait until deliveries stop coming (2 s without one), at most DRAIN_MS.
+    const drainStarted = performance.now();
+    let last = -1;
+    let quietSince = performance.now();
+    while (performance.now() - drainStarted < DRAIN_MS) {
+      const { deliveries } = await subscribers.ask<{ deliveries: number }>({ type: 'count' }, 'counted');
+      if (deliveries !== last) {
+        last = deliveries;
+        quietSince = performance.now();
+      } else if (performance.now() - quietSince >= 2000) break;
+      await sleep(500);
+    }
+    const drainedS = Math.round((performance.now() - drainStarted) / 100) / 10;
     const { result } = await subscribers.ask<{ result: CollectResult }>({ type: 'collect', events: report.events, measureFrom, measureTo }, 'collected', 300_000);
     await subscribers.ask({ type: 'close' }, 'closed', 60_000);
     const measured = report.events.filter((e) => e.commitAt >= measureFrom && e.commitAt <= measureTo).length;
@@ -72,6 +88,7 @@ export async function liveCell(options: { api: ApiProcess; databaseUrl: string; 
       clientCpuPercent: Math.round((clientCpu / (measureTo - measureFrom)) * 100),
       opened: opened.opened,
       failedToOpen: opened.failed,
+      drainedS,
     };
   } finally {
     await subscribers.stop();
