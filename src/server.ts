@@ -4,7 +4,6 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError as yogaMaskError, type YogaInitialContext } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.ts';
 import { DomainError, ValidationError } from './core/errors.ts';
@@ -17,6 +16,7 @@ import { CommitNotifier } from './eventStore/commitNotifier.ts';
 import { EVENTS_CHANNEL } from './eventStore/append.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { schema } from './graphql/schema.ts';
+import { serveGraphqlWs } from './graphql/wsServer.ts';
 import type { Logger } from './logger.ts';
 import { inlineProjections } from './modules/modules.ts';
 import { graphiqlTabs } from './graphql/graphiqlExamples.ts';
@@ -140,7 +140,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   httpServer.keepAliveTimeout = 65_000;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
-  const wsDisposable = useServer<Record<string, unknown>, { yoga: true }>(
+  const wsDisposable = serveGraphqlWs(
     {
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
@@ -170,6 +170,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       },
     },
     wsServer,
+    logger,
   );
 
   await new Promise<void>((resolve, reject) => {
@@ -189,9 +190,11 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       (closing ??= (async () => {
         // Stop accepting; requests already running (commands mid-transaction) finish first.
         const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Keep-alive connections turn idle as their last request finishes; close each as it does.
+        const idleSweep = setInterval(() => httpServer.closeIdleConnections(), 50);
         httpServer.closeIdleConnections();
+        void httpClosed.then(() => clearInterval(idleSweep));
         await wsDisposable.dispose();
-        wsServer.close();
         await feed.stop();
         await httpClosed;
       })()),

@@ -43,7 +43,7 @@ describe('starting and stopping the service as `npm start` does', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     first.child.kill('SIGINT');
     const outcomes = await Promise.all(burst);
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
     expect(first.output()).toContain('stopped cleanly');
     expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
     // Every request either completed or was refused before it started; none was cut off half-way.
@@ -56,7 +56,7 @@ describe('starting and stopping the service as `npm start` does', () => {
       expect(cart).toEqual({ itemCount: succeeded, version: succeeded + 1 });
     } finally {
       second.child.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
+      expect(await second.exited, second.output()).toBe(0);
     }
   });
 });
