@@ -30,7 +30,9 @@ afterAll(async () => {
 async function startFeed(options: Partial<FeedOptions> = {}): Promise<LogFeed> {
   // Transaction ids are cluster-wide, so spec files running in parallel on the same server can hold
   // this log back for a moment; a brisk poll picks the events up when they end (their NOTIFYs go to their own database).
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100, ...options });
+  // No recent events in memory: these specs exercise the database catch-up path (the e2e specs run
+  // with the server's default, where a subscriber shortly behind catches up from memory).
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100, recentEvents: 0, ...options });
   feeds.push(feed);
   await feed.start();
   return feed;

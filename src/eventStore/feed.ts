@@ -6,6 +6,7 @@ import { query } from '../db/sql.ts';
 import { EVENTS_CHANNEL } from './append.ts';
 import { readLogLag, type LogLag } from './lag.ts';
 import { comparePositions, encodePosition, LOG_START, type LogPosition } from './position.ts';
+import { RecentEvents } from './recentEvents.ts';
 import { type LogFilter, type LogPage, readLog } from './read.ts';
 
 export type FeedOptions = {
@@ -23,6 +24,8 @@ export type FeedOptions = {
   readonly batchSize?: number;
   /** Events one live subscriber may have waiting before it is moved back to catch-up reading. */
   readonly bufferSize?: number;
+  /** Newest events kept in memory, so subscribers a little behind catch up without a query. */
+  readonly recentEvents?: number;
   /** Events one catch-up query reads for one subscriber. */
   readonly catchUpPageSize?: number;
   /** How often the follower measures its lag, to warn in the log about transactions holding it back. */
@@ -36,6 +39,7 @@ export const FEED_DEFAULTS = {
   batchSize: 1000,
   bufferSize: 1000,
   catchUpPageSize: 500,
+  recentEvents: 10_000,
   lagCheckIntervalMs: 10_000,
   lagWarningSeconds: 10,
 } as const;
@@ -75,6 +79,8 @@ export type FeedStats = {
   fallbacks: number;
   /** Catch-up queries run for subscribers. */
   catchUpPages: number;
+  /** Catch-up pages served from the recent events held in memory. */
+  catchUpPagesFromMemory: number;
   /** Times the LISTEN connection was re-established. */
   reconnects: number;
   /** Follower reads that failed (retried on the next wake-up or poll). */
@@ -92,7 +98,7 @@ export type FeedStats = {
  * so an event costs work only for the subscribers that can want it.
  */
 export class LogFeed {
-  readonly stats: FeedStats = { eventsRead: 0, fallbacks: 0, catchUpPages: 0, reconnects: 0, readErrors: 0, subscriptionsFailed: 0 };
+  readonly stats: FeedStats = { eventsRead: 0, fallbacks: 0, catchUpPages: 0, catchUpPagesFromMemory: 0, reconnects: 0, readErrors: 0, subscriptionsFailed: 0 };
   /** @internal */
   readonly settings: Required<Omit<FeedOptions, 'em' | 'databaseUrl' | 'logger'>>;
   private readonly options: FeedOptions;
@@ -110,11 +116,13 @@ export class LogFeed {
   private started = false;
   private stopped = false;
   private current: LogPosition = LOG_START;
+  private readonly recent: RecentEvents;
 
   constructor(options: FeedOptions) {
     this.options = options;
     const { em: _em, databaseUrl: _url, logger: _logger, ...rest } = options;
     this.settings = { ...FEED_DEFAULTS, ...rest };
+    this.recent = new RecentEvents(this.settings.recentEvents, LOG_START);
   }
 
   /** Every event up to here has been handed to the subscriptions that want it. */
@@ -137,6 +145,7 @@ export class LogFeed {
     // LISTEN before reading the head, so an append committing in between still wakes us.
     await this.listen();
     this.current = await this.head();
+    this.recent.reset(this.current);
     this.pollTimer = setInterval(() => void this.pump(), this.settings.pollIntervalMs);
     this.pollTimer.unref();
     this.lagTimer = setInterval(() => void this.warnIfHeldBack(), this.settings.lagCheckIntervalMs);
@@ -192,6 +201,11 @@ export class LogFeed {
 
   /** @internal one page of catch-up for a subscription, bounded by where the follower is. */
   readPage(after: LogPosition, upTo: LogPosition, filter: LogFilter): Promise<LogPage> {
+    const held = this.recent.read(after, upTo, filter, this.settings.catchUpPageSize, matchesFilter);
+    if (held) {
+      this.stats.catchUpPagesFromMemory++;
+      return Promise.resolve(held);
+    }
     this.stats.catchUpPages++;
     return readLog(this.options.em, { after, upTo, filter, limit: this.settings.catchUpPageSize });
   }
@@ -259,6 +273,7 @@ export class LogFeed {
           // Position and fan-out change together, synchronously: a subscription that reads the
           // position has been offered everything up to it and will be offered everything after it.
           this.current = page.next;
+          this.recent.append(page.events);
           this.stats.eventsRead += page.events.length;
           this.fanOut(page.events);
           if (page.events.length < this.settings.batchSize) break;

@@ -44,6 +44,7 @@ export async function renderMetrics(feed: LogFeed, lag?: LogLag): Promise<string
     { name: 'eventfeed_position_global', type: 'gauge', help: 'Global position (sequence number) of the last event the follower handed out.', value: feed.position.globalPosition },
     { name: 'eventfeed_events_read_total', type: 'counter', help: 'Events the follower read from the log and fanned out.', value: feed.stats.eventsRead },
     { name: 'eventfeed_catch_up_pages_total', type: 'counter', help: 'Catch-up queries run for subscribers (replays after a position, and slow subscribers).', value: feed.stats.catchUpPages },
+    { name: 'eventfeed_catch_up_pages_from_memory_total', type: 'counter', help: 'Catch-up pages served from the recent events held in memory, without a query.', value: feed.stats.catchUpPagesFromMemory },
     { name: 'eventfeed_subscriber_fallbacks_total', type: 'counter', help: 'Times a live subscriber fell a full buffer behind and went back to catch-up reading.', value: feed.stats.fallbacks },
     { name: 'eventfeed_subscriptions_failed_total', type: 'counter', help: 'Subscriptions ended with FEED_CLOSED (database connection lost).', value: feed.stats.subscriptionsFailed },
     { name: 'eventfeed_reconnects_total', type: 'counter', help: 'Times the LISTEN connection was re-established.', value: feed.stats.reconnects },
