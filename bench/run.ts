@@ -9,6 +9,7 @@
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,6 +70,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const git = gitState();
   const scale = args.quick ? QUICK : FULL;
   const only = args.only ? new Set(args.only.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
   const profileDir = path.join(ROOT, 'bench/results/profiles');
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
       loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
       loadDuringRun,
     },
+    git,
     node: process.version,
     postgres: { version: settings.server_version ?? 'unknown', source: database.source, settings },
     api: { dbPoolSize: apiPoolSize, process: 'node src/main.ts (child process), HOST=127.0.0.1, LOG_LEVEL=warn' },
@@ -144,6 +147,17 @@ async function main(): Promise<void> {
   log(`wrote bench/results/${args.out}.md and .json (${meta.wallClockS} s)`);
   const misses = rows.filter((r) => r.pass === false);
   for (const miss of misses) log(`MISS ${miss.workload} ${miss.cell} ${miss.figure}: ${miss.runs.join(' / ')} ${miss.unit} (target ${miss.target})`);
+}
+
+/** Which code was measured: the commit, and the source files that differed from it. */
+function gitState(): { commit: string; uncommitted: string[] } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations', 'package.json'], { cwd: ROOT, encoding: 'utf8' });
+    return { commit, uncommitted: status.split('\n').filter(Boolean).map((line) => line.slice(3)) };
+  } catch {
+    return undefined;
+  }
 }
 
 main().catch((error) => {

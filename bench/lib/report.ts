@@ -71,6 +71,7 @@ export function markdown(report: { meta: Record<string, any>; rows: Row[]; notes
   lines.push('## Machine', '');
   lines.push(`- CPU: ${meta.machine.cpuModel}, ${meta.machine.cores} cores; memory ${meta.machine.memoryGiB} GiB; ${meta.machine.os}`);
   lines.push(`- Load average (1/5/15 min) at start: ${meta.machine.loadAverageAtStart.join(' / ')}; at end: ${meta.machine.loadAverageAtEnd?.join(' / ') ?? '–'}${meta.machine.loadDuringRun ? `; 1-min load during the run: mean ${meta.machine.loadDuringRun.mean}, max ${meta.machine.loadDuringRun.max}` : ''}`);
+  if (meta.git) lines.push(`- Code: commit ${meta.git.commit}${meta.git.uncommitted.length ? ` plus uncommitted changes to ${meta.git.uncommitted.join(', ')}` : ''}`);
   lines.push(`- Node ${meta.node}; PostgreSQL ${meta.postgres.version} (${meta.postgres.source}, loopback)`);
   lines.push(`- PostgreSQL settings: ${Object.entries(meta.postgres.settings).filter(([k]) => k !== 'server_version').map(([k, v]) => `${k}=${v}`).join(', ')}`);
   lines.push(`- API: a child process running \`node src/main.ts\` as \`npm start\` configures it (pool ${meta.api.dbPoolSize}, LOG_LEVEL=warn); load generators run in other processes, so they never share the server's event loop.`);
