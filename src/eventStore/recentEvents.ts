@@ -12,34 +12,50 @@ const positionOf = (event: RecordedEvent): LogPosition => ({ transactionId: even
  */
 export class RecentEvents {
   private readonly capacity: number;
+  private readonly maxBytes: number;
   private events: RecordedEvent[] = [];
+  private sizes: number[] = [];
   private first = 0;
+  private bytes = 0;
   private floor: LogPosition;
 
-  constructor(capacity: number, floor: LogPosition) {
+  /** Holds at most `capacity` events and, roughly, `maxBytes` of them (payloads can be large). */
+  constructor(capacity: number, floor: LogPosition, maxBytes = 16 * 1024 * 1024) {
     this.capacity = capacity;
+    this.maxBytes = maxBytes;
     this.floor = floor;
   }
 
   /** Starts over: nothing is held, and the next events follow `floor`. */
   reset(floor: LogPosition): void {
     this.events = [];
+    this.sizes = [];
     this.first = 0;
+    this.bytes = 0;
     this.floor = floor;
   }
 
   /** The follower's next batch, which continues exactly where the previous one ended. */
   append(batch: readonly RecordedEvent[]): void {
-    for (const event of batch) this.events.push(event);
-    const excess = this.events.length - this.first - this.capacity;
-    if (excess > 0) {
-      this.first += excess;
-      this.floor = positionOf(this.events[this.first - 1]!);
-      // Compact now and then rather than shifting on every batch.
-      if (this.first > this.capacity) {
-        this.events = this.events.slice(this.first);
-        this.first = 0;
-      }
+    for (const event of batch) {
+      // A rough size: the payloads dominate, and they are what makes a few events weigh megabytes.
+      const size = 256 + JSON.stringify(event.data).length + JSON.stringify(event.metadata).length;
+      this.events.push(event);
+      this.sizes.push(size);
+      this.bytes += size;
+    }
+    let dropped = false;
+    while (this.first < this.events.length && (this.events.length - this.first > this.capacity || this.bytes > this.maxBytes)) {
+      this.bytes -= this.sizes[this.first]!;
+      this.first++;
+      dropped = true;
+    }
+    if (dropped) this.floor = positionOf(this.events[this.first - 1]!);
+    // Compact now and then rather than shifting on every batch.
+    if (this.first > 1024 && this.first * 2 > this.events.length) {
+      this.events = this.events.slice(this.first);
+      this.sizes = this.sizes.slice(this.first);
+      this.first = 0;
     }
   }
 

@@ -47,6 +47,14 @@ describe('recent events held for catch-up', () => {
     expect(ids(recent.read(at(9, 6), at(11, 8), {}, 10, matchesFilter))).toEqual(['e7', 'e5', 'e8']);
   });
 
+  it('holds only as many bytes as it may, however few events that is', () => {
+    const recent = new RecentEvents(100, LOG_START, 1000);
+    recent.append(log.map((e) => ({ ...e, data: { blob: 'x'.repeat(300) } })));
+    expect(recent.size).toBe(1);
+    expect(recent.read(at(10, 5), at(11, 8), {}, 10, matchesFilter)?.events.map((e) => e.id)).toEqual(['e8']);
+    expect(recent.read(at(9, 7), at(11, 8), {}, 10, matchesFilter)).toBeUndefined();
+  });
+
   it('holds nothing from before it started', () => {
     const recent = new RecentEvents(100, at(9, 7));
     recent.append(log.slice(4));
