@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import { createYoga, maskError as yogaMaskError, type YogaInitialContext } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
@@ -17,6 +17,7 @@ import { EVENTS_CHANNEL } from './eventStore/append.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { schema } from './graphql/schema.ts';
 import { serveGraphqlWs } from './graphql/wsServer.ts';
+import { mapResults, SharedSubscriptionResults } from './graphql/sharedResults.ts';
 import type { Logger } from './logger.ts';
 import { inlineProjections } from './modules/modules.ts';
 import { graphiqlTabs } from './graphql/graphiqlExamples.ts';
@@ -81,6 +82,19 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     };
   };
 
+  const maskError = (error: unknown, message: string, isDev?: boolean): Error => {
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    if (original instanceof DomainError) {
+      // Domain errors thrown outside a result union (e.g. a bad cursor in a query) are the client's to see.
+      const issues = original instanceof ValidationError ? { issues: original.issues } : {};
+      return new GraphQLError(original.message, { extensions: { code: original.code, ...issues } });
+    }
+    // The live feed is reconnecting or shut down: the client should resubscribe, so it must see why.
+    if (original instanceof FeedClosedError) return new GraphQLError(original.message, { extensions: original.extensions });
+    if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
+    return yogaMaskError(error, message, isDev);
+  };
+
   const yoga = createYoga<{ req?: http.IncomingMessage }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -90,20 +104,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
       makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
-    maskedErrors: {
-      maskError(error, message, isDev) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (original instanceof DomainError) {
-          // Domain errors thrown outside a result union (e.g. a bad cursor in a query) are the client's to see.
-          const issues = original instanceof ValidationError ? { issues: original.issues } : {};
-          return new GraphQLError(original.message, { extensions: { code: original.code, ...issues } });
-        }
-        // The live feed is reconnecting or shut down: the client should resubscribe, so it must see why.
-        if (original instanceof FeedClosedError) return new GraphQLError(original.message, { extensions: original.extensions });
-        if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
-        return yogaMaskError(error, message, isDev);
-      },
-    },
+    maskedErrors: { maskError },
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
@@ -140,10 +141,17 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   httpServer.keepAliveTimeout = 65_000;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const sharedResults = new SharedSubscriptionResults();
+  const maskResult = (result: ExecutionResult): ExecutionResult =>
+    result.errors ? { ...result, errors: result.errors.map((error) => maskError(error, 'Unexpected error.') as GraphQLError) } : result;
   const wsDisposable = serveGraphqlWs(
     {
       execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
+      subscribe: async (args: any) => {
+        if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
+        const results = await sharedResults.subscribe(args, args.rootValue.shareKey);
+        return Symbol.asyncIterator in results ? mapResults(results, maskResult) : maskResult(results);
+      },
       onSubscribe: async (ctx, _id, params) => {
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -165,7 +173,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          // Subscribers of the same `events` operation share one execution per event.
+          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables) },
         };
       },
     },
