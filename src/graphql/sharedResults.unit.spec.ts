@@ -26,7 +26,7 @@ function fixture() {
           },
           resolve: (event: Event) => event,
         },
-        other: { type: GraphQLInt, subscribe: async function* () { yield 1; }, resolve: (v: number) => v },
+        other: { type: GraphQLInt, subscribe: async function* () { yield 1; }, resolve: (v: unknown) => v },
       },
     }),
   });
