@@ -24,7 +24,7 @@ function fixture() {
           subscribe: async function* () {
             for (const n of [1, 2, 3]) yield { id: `e${n}`, n } satisfies Event;
           },
-          resolve: (event: Event) => event,
+          resolve: (event: unknown) => event,
         },
         other: { type: GraphQLInt, subscribe: async function* () { yield 1; }, resolve: (v: unknown) => v },
       },
