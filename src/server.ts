@@ -4,16 +4,13 @@ import { type ExecutionResult, GraphQLError } from 'graphql';
 import { createYoga, maskError as yogaMaskError, type YogaInitialContext } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.ts';
 import { DomainError, ValidationError } from './core/errors.ts';
 import type { Clock, IdGenerator } from './core/ids.ts';
+import { commandEnvironments } from './eventStore/commandEnvironment.ts';
 import { FeedClosedError, LogFeed } from './eventStore/feed.ts';
 import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from './eventStore/feedMetrics.ts';
-import { KeyedSerializer } from './eventStore/streamLocks.ts';
-import { createStateCacheStore } from './eventStore/stateCache.ts';
-import { CommitNotifier } from './eventStore/commitNotifier.ts';
-import { EVENTS_CHANNEL } from './eventStore/append.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { schema } from './graphql/schema.ts';
 import { serveGraphqlWs } from './graphql/wsServer.ts';
@@ -46,21 +43,20 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
-  const streamLocks = new KeyedSerializer();
-  const stateCache = createStateCacheStore();
   await feed.start();
-  // Publish after commit, never before: every command that appended wakes this process's follower
-  // and, coalesced, the other instances' followers (CommandEnvironment.onCommitted).
-  const notifier = new CommitNotifier({
-    send: () => orm.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
-    wakeLocal: () => void feed.pump(),
+  const environmentFor = commandEnvironments({
+    em: orm.em,
+    ids,
+    projections: inlineProjections,
+    retries: deps.config.commandRetries,
     logger,
+    wakeLocalFeed: () => void feed.pump(),
   });
 
   const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
     const header = headers.get('x-correlation-id');
     const correlationId = header && CORRELATION_ID.test(header) ? header : ids.uuid();
-    const em = orm.em.fork();
+    const em = lazyFork(orm);
     const client = headers.get('user-agent')?.slice(0, 200);
     return {
       em,
@@ -69,16 +65,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       logger,
       correlationId,
       feed,
-      commands: {
-        em,
-        ids,
-        projections: inlineProjections,
-        streamLocks,
-        stateCache,
-        onCommitted: () => notifier.committed(),
-        retries: deps.config.commandRetries,
-        metadata: { correlationId, actor: 'anonymous', ...(client ? { client } : {}) },
-      },
+      commands: environmentFor(em, { correlationId, actor: 'anonymous', ...(client ? { client } : {}) }),
     };
   };
 
@@ -208,6 +195,21 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         await httpClosed;
       })()),
   };
+}
+
+/**
+ * An EntityManager fork made on first use. Every operation gets its own fork, but most
+ * subscriptions never touch the ORM, and with ten thousand open a fork each was most of their memory.
+ */
+function lazyFork(orm: MikroORM): EntityManager {
+  let fork: EntityManager | undefined;
+  return new Proxy(orm.em, {
+    get(_target, property) {
+      fork ??= orm.em.fork();
+      const value = Reflect.get(fork, property, fork);
+      return typeof value === 'function' ? value.bind(fork) : value;
+    },
+  });
 }
 
 function nodeHeaders(headers: http.IncomingHttpHeaders) {

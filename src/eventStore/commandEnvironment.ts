@@ -1,0 +1,45 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EventMetadata } from '../core/message.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import type { Logger } from '../logger.ts';
+import { EVENTS_CHANNEL } from './append.ts';
+import type { CommandEnvironment } from './commandHandler.ts';
+import { CommitNotifier } from './commitNotifier.ts';
+import type { InlineProjection } from './projection.ts';
+import { createStateCacheStore } from './stateCache.ts';
+import { KeyedSerializer } from './streamLocks.ts';
+
+/**
+ * The process-wide parts of running commands, made once per process: the per-stream queue, the
+ * remembered aggregate states, and the after-commit notifier (publish after commit, never before:
+ * it wakes this process's follower at once and, coalesced, the other instances' followers).
+ * Returns a factory for each request's CommandEnvironment. The API and the benchmarks both use it.
+ */
+export function commandEnvironments(options: {
+  em: EntityManager;
+  ids: IdGenerator;
+  projections: readonly InlineProjection[];
+  retries: number;
+  logger: Logger;
+  /** Wakes this process's own log follower, if it has one. */
+  wakeLocalFeed?: () => void;
+}): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
+  const streamLocks = new KeyedSerializer();
+  const stateCache = createStateCacheStore();
+  const notifier = new CommitNotifier({
+    send: () => options.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
+    wakeLocal: options.wakeLocalFeed ?? (() => undefined),
+    logger: options.logger,
+  });
+  const onCommitted = () => notifier.committed();
+  return (em, metadata) => ({
+    em,
+    ids: options.ids,
+    projections: options.projections,
+    retries: options.retries,
+    streamLocks,
+    stateCache,
+    onCommitted,
+    metadata,
+  });
+}
