@@ -7,7 +7,7 @@ import { appendToStream } from '../src/eventStore/append.ts';
 import { type CommandEnvironment, handleCommand } from '../src/eventStore/commandHandler.ts';
 import { replayView, type InlineProjection } from '../src/eventStore/projection.ts';
 import { readLog, readStream } from '../src/eventStore/read.ts';
-import { type CartCommand, cartDecider, type CartEvent } from '../src/modules/cart/cart.ts';
+import { CartAlreadyOpenedError, type CartCommand, cartDecider, type CartEvent } from '../src/modules/cart/cart.ts';
 import { CartRecord, cartProjection, cartView } from '../src/modules/cart/projection.ts';
 import { KeyedSerializer } from '../src/eventStore/streamLocks.ts';
 import { createStateCacheStore } from '../src/eventStore/stateCache.ts';
@@ -139,6 +139,17 @@ describe('remembered aggregate states (one cache per API instance)', () => {
     expect((await readStream(db.orm.em.fork(), cartId)).map((e) => e.version)).toEqual([1, 2, 3, 4]);
     const row = await db.orm.em.fork().findOneOrFail(CartRecord, cartId);
     expect(row.lines.map((l) => l.sku)).toEqual(['A', 'B', 'C']);
+  });
+
+  it('a process that knows nothing of a stream assumes it is new, and an existing stream corrects it', async () => {
+    const [a, b] = [instance(), instance()];
+    const cartId = 'assumed-new';
+    await runOn(a, cartId, openCart(cartId));
+    // b assumes a new stream, so its append at version 0 is refused; it reads, and the decider answers.
+    await expect(runOn(b, cartId, openCart(cartId))).rejects.toBeInstanceOf(CartAlreadyOpenedError);
+    const fresh = instance();
+    expect((await runOn(fresh, cartId, addItem(cartId, 'A'))).version).toBe(2);
+    expect((await readStream(db.orm.em.fork(), cartId)).map((e) => e.type)).toEqual(['CartOpened', 'CartItemAdded']);
   });
 
   it('a refusal based on a stale state is checked against the database before it is reported', async () => {

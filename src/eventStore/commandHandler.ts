@@ -59,15 +59,15 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
   const causationId = options.commandId ?? env.ids.uuid();
   const states = new StateCache<S>(env.stateCache, decider.streamType, streamId);
   for (let attempt = 0; ; attempt++) {
-    // A remembered state may be stale (another instance wrote): any setback is checked against the database.
-    const { version, state, remembered } = await states.load(() => readStream(env.em, streamId), decider);
+    // An optimistic state (remembered, or assumed new) may be wrong: any setback is checked against the database.
+    const { version, state, optimistic } = await states.load(() => readStream(env.em, streamId), decider);
     const earlier = once && (await findEarlierRun(env.em, once));
     if (earlier) return replayed(env, decider, streamId, earlier);
     const decision = options.expectedVersion !== undefined && options.expectedVersion !== version
       ? new ConcurrencyError(streamId, options.expectedVersion, version)
       : decider.decide(command, state);
     if (decision instanceof DomainError) {
-      if (remembered) { states.forget(); attempt--; continue; }
+      if (optimistic) { states.forget(); attempt--; continue; }
       throw decision;
     }
     try {
@@ -86,6 +86,7 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       states.forget();
       // A run of the same command id that committed first (a racing replay) answers for this one.
       if (once && (await findEarlierRun(env.em, once))) continue;
+      if (optimistic && error instanceof ConcurrencyError) { attempt--; continue; }
       const retry = error instanceof ConcurrencyError && options.expectedVersion === undefined && attempt < env.retries;
       if (!retry) throw error;
       await backOff(attempt);
