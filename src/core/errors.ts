@@ -24,6 +24,14 @@ export class ValidationError extends DomainError {
   }
 }
 
+/** A ValidationError naming `path` unless `value` is a whole number from `min` to `max`. */
+export function checkWholeNumber(path: string, value: number, min: number, max: number): ValidationError | undefined {
+  if (Number.isInteger(value) && value >= min && value <= max) return undefined;
+  return new ValidationError(`${path} must be a whole number from ${min} to ${max}`, [
+    { path, message: `must be a whole number from ${min} to ${max}, got ${value}` },
+  ]);
+}
+
 /** The addressed thing does not exist (an unknown cart, an unknown stream). */
 export class NotFoundError extends DomainError {
   readonly resource: string;

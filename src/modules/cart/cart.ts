@@ -1,7 +1,7 @@
 import type { Command, Event } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { DomainError, IllegalStateError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { checkWholeNumber, DomainError, IllegalStateError, NotFoundError, ValidationError } from '../../core/errors.ts';
 
 /** Money as integer minor units (cents) so totals never suffer from floating point. */
 export type Money = { readonly amount: number; readonly currency: string };
@@ -140,14 +140,7 @@ export function cartTotal(lines: Iterable<CartLine>): { amount: number; itemCoun
   return { amount, itemCount };
 }
 
-function checkQuantity(quantity: number): ValidationError | undefined {
-  if (!Number.isInteger(quantity) || quantity <= 0 || quantity > MAX_QUANTITY) {
-    return new ValidationError(`quantity must be a whole number from 1 to ${MAX_QUANTITY}`, [
-      { path: 'quantity', message: `must be a whole number from 1 to ${MAX_QUANTITY}, got ${quantity}` },
-    ]);
-  }
-  return undefined;
-}
+const checkQuantity = (quantity: number) => checkWholeNumber('quantity', quantity, 1, MAX_QUANTITY);
 
 export function decide(command: CartCommand, state: CartState): readonly CartEvent[] | DomainError {
   switch (command.type) {

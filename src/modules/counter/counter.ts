@@ -1,7 +1,7 @@
 import type { Command, Event } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { DomainError, IllegalStateError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { checkWholeNumber, DomainError, IllegalStateError, NotFoundError } from '../../core/errors.ts';
 
 /**
  * A counter, the design documents' first example, with the rules a real one needs:
@@ -28,7 +28,7 @@ export type CounterState = { readonly status: 'New' } | { readonly status: 'Coun
 
 export const initialState = (): CounterState => ({ status: 'New' });
 
-export function evolve(state: CounterState, event: CounterEvent): CounterState {
+export function evolve(_state: CounterState, event: CounterEvent): CounterState {
   switch (event.type) {
     case 'CounterIncremented':
     case 'CounterDecremented':
@@ -80,14 +80,7 @@ export const MAX_STEP = 1_000_000;
 /** Largest value: 2^53 - 1, the largest integer JSON and the SafeInt scalar carry exactly. */
 export const MAX_COUNTER_VALUE = Number.MAX_SAFE_INTEGER;
 
-function checkAmount(amount: number): ValidationError | undefined {
-  if (!Number.isInteger(amount) || amount <= 0 || amount > MAX_STEP) {
-    return new ValidationError(`amount must be a whole number from 1 to ${MAX_STEP}`, [
-      { path: 'amount', message: `must be a whole number from 1 to ${MAX_STEP}, got ${amount}` },
-    ]);
-  }
-  return undefined;
-}
+const checkAmount = (amount: number) => checkWholeNumber('amount', amount, 1, MAX_STEP);
 
 export function decide(command: CounterCommand, state: CounterState): readonly CounterEvent[] | DomainError {
   switch (command.type) {
