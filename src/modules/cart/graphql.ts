@@ -1,13 +1,13 @@
 import { builder } from '../../graphql/builder.ts';
 import { runViewCommand, viewCommandSuccessType } from '../../graphql/viewCommand.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';
+import { encodeTimeIdCursor, timeIdPageConditions } from '../../graphql/keysetCursor.ts';
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
 import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
 import { idFromCommandId } from '../../eventStore/idempotency.ts';
 import { viewAsOf } from '../../eventStore/timeTravel.ts';
-import { ValidationError } from '../../core/errors.ts';
 import {
   CartAlreadyCheckedOutError,
   CartAlreadyOpenedError,
@@ -307,39 +307,17 @@ const CartFilterInput = builder.inputType('CartFilter', {
   }),
 });
 
-/** Carts page newest first, keyed on (openedAt, id) so deep pages cost what the first does. */
-type CartCursor = { openedAt: Date; id: string };
-const encodeCartCursor = (cart: CartView) => Buffer.from(JSON.stringify([cart.openedAt.toISOString(), cart.id])).toString('base64url');
-function decodeCartCursor(cursor: string, argument: string): CartCursor {
-  try {
-    const [openedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const date = new Date(openedAt);
-    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor');
-    return { openedAt: date, id };
-  } catch {
-    throw new ValidationError(`${argument} is not a cursor from this connection`, [{ path: argument, message: 'expected a cursor from this connection' }]);
-  }
-}
-
 builder.queryField('carts', (t) =>
   t.connection({
     type: CartRef,
     description: 'Carts, newest first, from the projection. Page with first/after or last/before (at most 100 a page, 20 by default).',
     args: { filter: t.arg({ type: CartFilterInput, required: false, description: 'Which carts to list; all when omitted.' }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection<Promise<CartView[]>>({ args, toCursor: encodeCartCursor, defaultSize: 20, maxSize: 100 }, async ({ before, after, limit, inverted }): Promise<CartView[]> => {
-        const where: Record<string, unknown>[] = [];
+      // Newest first, keyed on (openedAt, id) so deep pages cost what the first does.
+      resolveCursorConnection<Promise<CartView[]>>({ args, toCursor: (cart: CartView) => encodeTimeIdCursor({ time: cart.openedAt, id: cart.id }), defaultSize: 20, maxSize: 100 }, async ({ before, after, limit, inverted }): Promise<CartView[]> => {
+        const where = timeIdPageConditions('openedAt', { after, before });
         if (args.filter?.customerId != null) where.push({ customerId: args.filter.customerId });
         if (args.filter?.status != null) where.push({ status: args.filter.status });
-        // Newest first: "after" a cursor means older than it.
-        if (after) {
-          const c = decodeCartCursor(after, 'after');
-          where.push({ $or: [{ openedAt: { $lt: c.openedAt } }, { openedAt: c.openedAt, id: { $lt: c.id } }] });
-        }
-        if (before) {
-          const c = decodeCartCursor(before, 'before');
-          where.push({ $or: [{ openedAt: { $gt: c.openedAt } }, { openedAt: c.openedAt, id: { $gt: c.id } }] });
-        }
         const direction = inverted ? 'asc' : 'desc';
         const rows = await ctx.em.find(CartRecord, { $and: where } as never, { orderBy: { openedAt: direction, id: direction } as never, limit });
         return rows as CartView[];
