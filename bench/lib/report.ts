@@ -25,17 +25,11 @@ export type Row = {
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
-export function row(options: {
-  workload: string;
-  cell: string;
-  figure: string;
-  unit: string;
-  runs: number[];
-  raw?: number[];
-  rawLabel?: string;
-  target?: { text: string; check: (worst: number, ratio: number | undefined) => boolean; worse: 'lower' | 'higher' };
-  note?: string;
-}): Row {
+export function row(
+  options: Omit<Row, 'ratio' | 'target' | 'pass' | 'spread' | 'rawSpread'> & {
+    target?: { text: string; check: (worst: number, ratio: number | undefined) => boolean; worse: 'lower' | 'higher' };
+  },
+): Row {
   const { runs, raw, target } = options;
   const ratio = raw && raw.length ? round(mean(runs) / mean(raw), 3) : undefined;
   const worst = target ? (target.worse === 'lower' ? Math.min(...runs) : Math.max(...runs)) : Number.NaN;
