@@ -11,7 +11,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY src ./src
-COPY migrations ./migrations
+
 COPY schema ./schema
 
 USER node

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { printedSchema } from '../src/graphql/schema.ts';
+import { printedSchema } from '../src/app/schema.ts';
 
 const target = new URL('../schema/schema.graphql', import.meta.url);
 writeFileSync(target, printedSchema());

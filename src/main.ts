@@ -1,6 +1,6 @@
-import { ConfigError, loadConfig, redactUrl } from './config.ts';
-import { createLogger } from './logger.ts';
-import { openDatabase, startApp } from './app.ts';
+import { ConfigError, loadConfig, redactUrl } from './app/config.ts';
+import { createLogger } from './core/logger.ts';
+import { openDatabase, startApp } from './app/app.ts';
 
 async function main(): Promise<void> {
   let config;

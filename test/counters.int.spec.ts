@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7Generator } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
-import { type CommandEnvironment, handleCommand } from '../src/eventStore/commandHandler.ts';
-import { replayView } from '../src/eventStore/projection.ts';
-import { readStream } from '../src/eventStore/read.ts';
-import { KeyedSerializer } from '../src/eventStore/streamLocks.ts';
+import { type CommandEnvironment, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
+import { replayView } from '../src/eventStore/projections/projection.ts';
+import { readStream } from '../src/eventStore/log/read.ts';
+import { KeyedSerializer } from '../src/eventStore/commands/streamLocks.ts';
 import { type CounterCommand, counterDecider, type CounterEvent, CounterOutOfRangeError } from '../src/modules/counter/counter.ts';
 import { CounterRecord, counterView } from '../src/modules/counter/projection.ts';
-import { inlineProjections } from '../src/modules/modules.ts';
+import { inlineProjections } from '../src/app/modules.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;

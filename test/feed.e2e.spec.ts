@@ -3,10 +3,10 @@ import pg from 'pg';
 import { uuidv7 } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
 import { openOrm, type Orm } from '../src/db/orm.ts';
-import { appendToStream } from '../src/eventStore/append.ts';
-import { readLog } from '../src/eventStore/read.ts';
-import { decodePosition, LOG_START } from '../src/eventStore/position.ts';
-import { entities } from '../src/modules/modules.ts';
+import { appendToStream } from '../src/eventStore/log/append.ts';
+import { readLog } from '../src/eventStore/log/read.ts';
+import { decodePosition, LOG_START } from '../src/eventStore/log/position.ts';
+import { entities } from '../src/app/modules.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { RecordedEvent } from '../src/core/message.ts';
 import { uuidv7 } from '../src/core/ids.ts';
-import { appendToStream, EVENTS_CHANNEL } from '../src/eventStore/append.ts';
-import { FeedClosedError, type FeedOptions, LogFeed, type FeedSubscription } from '../src/eventStore/feed.ts';
-import { comparePositions, LOG_START, type LogPosition } from '../src/eventStore/position.ts';
-import { type LogFilter, readLog } from '../src/eventStore/read.ts';
-import { silentLogger } from '../src/logger.ts';
+import { appendToStream, EVENTS_CHANNEL } from '../src/eventStore/log/append.ts';
+import { FeedClosedError, type FeedOptions, LogFeed, type FeedSubscription } from '../src/eventStore/feed/feed.ts';
+import { comparePositions, LOG_START, type LogPosition } from '../src/eventStore/log/position.ts';
+import { type LogFilter, readLog } from '../src/eventStore/log/read.ts';
+import { silentLogger } from '../src/core/logger.ts';
 import type { Orm } from '../src/db/orm.ts';
 import { openTestOrm } from './support/database.ts';
 

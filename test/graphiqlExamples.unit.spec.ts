@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, validate } from 'graphql';
 import { graphiqlTabs } from '../src/graphql/graphiqlExamples.ts';
-import { schema } from '../src/graphql/schema.ts';
+import { schema } from '../src/app/schema.ts';
 
 describe('the GraphiQL example tabs', () => {
   it.each(graphiqlTabs.map((tab) => [tab.query.split('\n').find((line) => /^(query|mutation|subscription)\b/.test(line)) ?? tab.query.slice(0, 40), tab] as const))(

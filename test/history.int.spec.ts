@@ -4,10 +4,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7Generator } from '../src/core/ids.ts';
 import type { EventMetadata } from '../src/core/message.ts';
 import { query } from '../src/db/sql.ts';
-import { appendToStream } from '../src/eventStore/append.ts';
-import { readHistory } from '../src/eventStore/read.ts';
+import { appendToStream } from '../src/eventStore/log/append.ts';
+import { readHistory } from '../src/eventStore/log/read.ts';
 import type { GraphQLContext } from '../src/graphql/context.ts';
-import { schema } from '../src/graphql/schema.ts';
+import { schema } from '../src/app/schema.ts';
 import { openTestOrm } from './support/database.ts';
 
 /** What the test wrote for each event, to filter independently of the code under test. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, isUnionType } from 'graphql';
-import { printedSchema, schema } from '../src/graphql/schema.ts';
+import { printedSchema, schema } from '../src/app/schema.ts';
 
 describe('the committed schema', () => {
   it('matches the schema the code builds (run `npm run schema` after changing the API)', () => {

@@ -9,9 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { openOrm } from '../../src/db/orm.ts';
-import { handleCommand } from '../../src/eventStore/commandHandler.ts';
+import { handleCommand } from '../../src/eventStore/commands/commandHandler.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
-import { entities } from '../../src/modules/modules.ts';
+import { entities } from '../../src/app/modules.ts';
 import { commandEnvironments } from '../lib/environment.ts';
 import { sleep, wallNow } from '../lib/stats.ts';
 

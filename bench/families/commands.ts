@@ -1,5 +1,5 @@
 import { migrate, openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/modules/modules.ts';
+import { entities } from '../../src/app/modules.ts';
 import { createDatabase, createRawEventsTable } from '../lib/db.ts';
 import type { LoopResult } from '../lib/loop.ts';
 import { row, type Row } from '../lib/report.ts';

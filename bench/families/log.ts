@@ -1,5 +1,5 @@
 import { openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/modules/modules.ts';
+import { entities } from '../../src/app/modules.ts';
 import { createDatabase } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embeddedPostgres.ts';
 import { migrate, openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/modules/modules.ts';
+import { entities } from '../../src/app/modules.ts';
 
 export type BenchDatabase = {
   /** Server-level URL (the `postgres` database or whatever DATABASE_URL names). */

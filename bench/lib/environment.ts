@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { uuidv7Generator } from '../../src/core/ids.ts';
 import type { Orm } from '../../src/db/orm.ts';
-import type { CommandEnvironment } from '../../src/eventStore/commandHandler.ts';
-import { commandEnvironments as processEnvironments } from '../../src/eventStore/commandEnvironment.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { inlineProjections } from '../../src/modules/modules.ts';
+import type { CommandEnvironment } from '../../src/eventStore/commands/commandHandler.ts';
+import { commandEnvironments as processEnvironments } from '../../src/eventStore/commands/commandEnvironment.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { inlineProjections } from '../../src/app/modules.ts';
 
 /**
  * Command environments wired exactly as src/server.ts wires the API's (both use

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import type { RecordedEvent } from '../../src/core/message.ts';
 import type { Orm } from '../../src/db/orm.ts';
-import { LogFeed } from '../../src/eventStore/feed.ts';
-import { comparePositions, LOG_START, type LogPosition } from '../../src/eventStore/position.ts';
-import { EVENT_COLUMNS } from '../../src/eventStore/recorded.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { LogFeed } from '../../src/eventStore/feed/feed.ts';
+import { comparePositions, LOG_START, type LogPosition } from '../../src/eventStore/log/position.ts';
+import { EVENT_COLUMNS } from '../../src/eventStore/log/recorded.ts';
+import { silentLogger } from '../../src/core/logger.ts';
 import { startLoadProcess } from '../lib/child.ts';
 import { withClient } from '../lib/db.ts';
 import { round, sleep } from '../lib/stats.ts';

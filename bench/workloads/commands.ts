@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Orm } from '../../src/db/orm.ts';
-import { handleCommand } from '../../src/eventStore/commandHandler.ts';
+import { handleCommand } from '../../src/eventStore/commands/commandHandler.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
 import { commandEnvironments } from '../lib/environment.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { encodePosition } from '../../src/eventStore/position.ts';
-import { EVENT_COLUMNS } from '../../src/eventStore/recorded.ts';
+import { encodePosition } from '../../src/eventStore/log/position.ts';
+import { EVENT_COLUMNS } from '../../src/eventStore/log/recorded.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';
 import { Samples, summarize, type LatencySummary } from '../lib/stats.ts';
 
@@ -126,7 +126,7 @@ export async function rawHistoryCell(url: string, queries: HistoryQuery[]): Prom
 
 /** The same pages through the library's readLog, for when the API has no history query yet. */
 export async function libraryHistoryCell(orm: import('../../src/db/orm.ts').Orm, queries: HistoryQuery[]): Promise<LatencySummary> {
-  const { readLog } = await import('../../src/eventStore/read.ts');
+  const { readLog } = await import('../../src/eventStore/log/read.ts');
   const run = (q: HistoryQuery) =>
     readLog(orm.em.fork(), { after: { transactionId: BigInt(q.after.transactionId), globalPosition: BigInt(q.after.globalPosition) }, limit: 100, ...(q.filter ? { filter: q.filter } : {}) });
   const samples = new Samples();

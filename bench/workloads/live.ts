@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { encodePosition } from '../../src/eventStore/position.ts';
+import { encodePosition } from '../../src/eventStore/log/position.ts';
 import { startLoadProcess } from '../lib/child.ts';
 import { withClient } from '../lib/db.ts';
 import { processCpuMs, type ApiProcess } from '../lib/server.ts';

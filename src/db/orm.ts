@@ -1,11 +1,11 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { EntitySchema } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { Migration20261123000000_event_store } from '../../migrations/Migration20261123000000_event_store.ts';
-import { Migration20261123020000_history_indexes } from '../../migrations/Migration20261123020000_history_indexes.ts';
-import { Migration20261123020100_commands } from '../../migrations/Migration20261123020100_commands.ts';
-import { Migration20261123030000_users } from '../../migrations/Migration20261123030000_users.ts';
-import { Migration20261123040000_counters } from '../../migrations/Migration20261123040000_counters.ts';
+import { Migration20261123000000_event_store } from '../eventStore/migrations/Migration20261123000000_event_store.ts';
+import { Migration20261123020000_history_indexes } from '../eventStore/migrations/Migration20261123020000_history_indexes.ts';
+import { Migration20261123020100_commands } from '../eventStore/migrations/Migration20261123020100_commands.ts';
+import { Migration20261123030000_users } from '../modules/user/migrations/Migration20261123030000_users.ts';
+import { Migration20261123040000_counters } from '../modules/counter/migrations/Migration20261123040000_counters.ts';
 
 /** Every migration in order. Listed explicitly so start-up needs no file globbing or TS loader. */
 export const migrations = [

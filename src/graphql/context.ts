@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock, IdGenerator } from '../core/ids.ts';
-import type { CommandEnvironment } from '../eventStore/commandHandler.ts';
-import type { LogFeed } from '../eventStore/feed.ts';
-import type { Logger } from '../logger.ts';
+import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
+import type { LogFeed } from '../eventStore/feed/feed.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Everything a resolver may use. Built per operation; nothing reaches resolvers as a global. */
 export type GraphQLContext = {

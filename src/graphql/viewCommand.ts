@@ -1,10 +1,10 @@
 import type { ObjectRef } from '@pothos/core';
 import type { Decider } from '../core/decider.ts';
 import type { Command, Event, RecordedEvent } from '../core/message.ts';
-import { handleCommand } from '../eventStore/commandHandler.ts';
-import { EventInterface } from '../eventStore/graphql.ts';
-import type { StreamView } from '../eventStore/projection.ts';
-import { viewAsOf } from '../eventStore/timeTravel.ts';
+import { handleCommand } from '../eventStore/commands/commandHandler.ts';
+import { EventInterface } from './events.ts';
+import type { StreamView } from '../eventStore/projections/projection.ts';
+import { viewAsOf } from '../eventStore/projections/timeTravel.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 

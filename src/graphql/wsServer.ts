@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** What onSubscribe & co. see as `ctx.extra`. */
 export type WsExtra = { readonly socket: WebSocket; readonly request: http.IncomingMessage };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrate, openOrm, type Orm } from '../../src/db/orm.ts';
-import { entities } from '../../src/modules/modules.ts';
+import { entities } from '../../src/app/modules.ts';
 
 /** A fresh, migrated database of its own for one spec file; dropped again by `drop`. */
 export type TestDatabase = { readonly url: string; readonly name: string; drop(): Promise<void> };

@@ -1,7 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startApp, type App } from '../../src/app.ts';
-import { silentLogger, type Logger } from '../../src/logger.ts';
+import { startApp, type App } from '../../src/app/app.ts';
+import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export type TestServer = {

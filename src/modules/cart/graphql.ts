@@ -5,9 +5,9 @@ import { encodeTimeIdCursor, timeIdPageConditions } from '../../graphql/keysetCu
 import { ID_HINT, ID_PATTERN, InputCheck } from '../../graphql/validation.ts';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
-import { idFromCommandId } from '../../eventStore/idempotency.ts';
-import { viewAsOf } from '../../eventStore/timeTravel.ts';
+import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../graphql/events.ts';
+import { idFromCommandId } from '../../eventStore/commands/idempotency.ts';
+import { viewAsOf } from '../../eventStore/projections/timeTravel.ts';
 import {
   CartAlreadyCheckedOutError,
   CartAlreadyOpenedError,
@@ -20,7 +20,7 @@ import {
   MAX_UNIT_PRICE,
 } from './cart.ts';
 import { CartRecord, cartView, evolveCartView, type CartLineView, type CartView } from './projection.ts';
-import type { FeedSubscription } from '../../eventStore/feed.ts';
+import type { FeedSubscription } from '../../eventStore/feed/feed.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CartEvent } from './cart.ts';
 

@@ -1,7 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/core';
 import type { RecordedEvent } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
-import { inlineStreamView, type StreamView } from '../../eventStore/projection.ts';
+import { inlineStreamView, type StreamView } from '../../eventStore/projections/projection.ts';
 import type { CartEvent } from './cart.ts';
 
 export type CartStatus = 'OPEN' | 'CHECKED_OUT';

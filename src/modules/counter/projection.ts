@@ -1,7 +1,7 @@
 import { defineEntity, p } from '@mikro-orm/core';
 import type { RecordedEvent } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
-import { inlineStreamView, type StreamView } from '../../eventStore/projection.ts';
+import { inlineStreamView, type StreamView } from '../../eventStore/projections/projection.ts';
 import type { CounterEvent } from './counter.ts';
 
 /** The `counters` read model, one row per counter, as queries return it. */

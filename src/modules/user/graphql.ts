@@ -1,8 +1,8 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { RecordedEvent } from '../../core/message.ts';
-import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../eventStore/graphql.ts';
-import { idFromCommandId } from '../../eventStore/idempotency.ts';
-import { viewAsOf } from '../../eventStore/timeTravel.ts';
+import { AsOfInput, COMMAND_ID_FIELD, eventObjectType, toAsOf } from '../../graphql/events.ts';
+import { idFromCommandId } from '../../eventStore/commands/idempotency.ts';
+import { viewAsOf } from '../../eventStore/projections/timeTravel.ts';
 import { builder } from '../../graphql/builder.ts';
 import { runViewCommand, viewCommandSuccessType } from '../../graphql/viewCommand.ts';
 import { commandErrors, ruleErrorType } from '../../graphql/errors.ts';

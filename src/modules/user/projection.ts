@@ -2,7 +2,7 @@ import { defineEntity, p } from '@mikro-orm/core';
 import type { RecordedEvent } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
-import { inlineStreamView, type InlineProjection, type StreamView } from '../../eventStore/projection.ts';
+import { inlineStreamView, type InlineProjection, type StreamView } from '../../eventStore/projections/projection.ts';
 import { EmailAlreadyRegisteredError, type UserEvent } from './user.ts';
 
 export type UserStatus = 'ACTIVE' | 'DEACTIVATED';

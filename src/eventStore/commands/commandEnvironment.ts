@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { EventMetadata } from '../core/message.ts';
-import type { IdGenerator } from '../core/ids.ts';
-import type { Logger } from '../logger.ts';
-import { EVENTS_CHANNEL } from './append.ts';
+import type { EventMetadata } from '../../core/message.ts';
+import type { IdGenerator } from '../../core/ids.ts';
+import type { Logger } from '../../core/logger.ts';
+import { EVENTS_CHANNEL } from '../log/append.ts';
 import type { CommandEnvironment } from './commandHandler.ts';
-import { CommitNotifier } from './commitNotifier.ts';
-import type { InlineProjection } from './projection.ts';
+import { CommitNotifier } from '../feed/commitNotifier.ts';
+import type { InlineProjection } from '../projections/projection.ts';
 import { createStateCacheStore } from './stateCache.ts';
 import { KeyedSerializer } from './streamLocks.ts';
 

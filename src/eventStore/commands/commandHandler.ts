@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Command, Event, EventMetadata, RecordedEvent } from '../core/message.ts';
-import type { Decider } from '../core/decider.ts';
-import { fold } from '../core/decider.ts';
-import { ConcurrencyError, DomainError } from '../core/errors.ts';
-import type { IdGenerator } from '../core/ids.ts';
+import type { Command, Event, EventMetadata, RecordedEvent } from '../../core/message.ts';
+import type { Decider } from '../../core/decider.ts';
+import { fold } from '../../core/decider.ts';
+import { ConcurrencyError, DomainError } from '../../core/errors.ts';
+import type { IdGenerator } from '../../core/ids.ts';
 import { appendAndProject } from './commit.ts';
 import { type EarlierRun, findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
 import { StateCache, type StateCacheStore } from './stateCache.ts';
-import type { InlineProjection } from './projection.ts';
-import { readStream } from './read.ts';
+import type { InlineProjection } from '../projections/projection.ts';
+import { readStream } from '../log/read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
 
 /** What a command needs from its surroundings; built per request. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CommandIdReusedError } from '../core/errors.ts';
-import type { Command, RecordedEvent } from '../core/message.ts';
-import { query } from '../db/sql.ts';
-import { readEventsById } from './read.ts';
+import { CommandIdReusedError } from '../../core/errors.ts';
+import type { Command, RecordedEvent } from '../../core/message.ts';
+import { query } from '../../db/sql.ts';
+import { readEventsById } from '../log/read.ts';
 
 /**
  * Idempotent commands. A client that sends its own `commandId` may send the command again (after a

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../db/sql.ts';
-import type { LogPosition } from './position.ts';
+import { query } from '../../db/sql.ts';
+import type { LogPosition } from '../log/position.ts';
 
 /** Counts stop here so a health check stays cheap even when a follower is far behind. */
 export const LAG_COUNT_CAP = 100_000;

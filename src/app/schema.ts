@@ -1,9 +1,9 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
-import { builder } from './builder.ts';
-import './scalars.ts';
-import './roots.ts';
-import './errors.ts';
-import '../eventStore/graphql.ts';
+import { builder } from '../graphql/builder.ts';
+import '../graphql/scalars.ts';
+import '../graphql/roots.ts';
+import '../graphql/errors.ts';
+import '../graphql/events.ts';
 import '../modules/cart/graphql.ts';
 import '../modules/counter/graphql.ts';
 import '../modules/user/graphql.ts';

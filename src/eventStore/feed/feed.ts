@@ -1,13 +1,13 @@
 import pg from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { RecordedEvent } from '../core/message.ts';
-import type { Logger } from '../logger.ts';
-import { query } from '../db/sql.ts';
-import { EVENTS_CHANNEL } from './append.ts';
+import type { RecordedEvent } from '../../core/message.ts';
+import type { Logger } from '../../core/logger.ts';
+import { query } from '../../db/sql.ts';
+import { EVENTS_CHANNEL } from '../log/append.ts';
 import { readLogLag, type LogLag } from './lag.ts';
-import { comparePositions, encodePosition, LOG_START, type LogPosition } from './position.ts';
+import { comparePositions, encodePosition, LOG_START, type LogPosition } from '../log/position.ts';
 import { RecentEvents } from './recentEvents.ts';
-import { type LogFilter, type LogPage, readLog } from './read.ts';
+import { type LogFilter, type LogPage, readLog } from '../log/read.ts';
 
 export type FeedOptions = {
   /** For reads (catch-up pages and the follower's batches). Used outside any transaction. */

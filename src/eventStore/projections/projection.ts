@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
-import type { Event, RecordedEvent } from '../core/message.ts';
-import { LruCache } from './lruCache.ts';
+import type { Event, RecordedEvent } from '../../core/message.ts';
+import { LruCache } from '../lruCache.ts';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
 
 /**

@@ -1,7 +1,7 @@
-import type { Decider } from '../core/decider.ts';
-import { fold } from '../core/decider.ts';
-import type { Event, RecordedEvent } from '../core/message.ts';
-import { LruCache } from './lruCache.ts';
+import type { Decider } from '../../core/decider.ts';
+import { fold } from '../../core/decider.ts';
+import type { Event, RecordedEvent } from '../../core/message.ts';
+import { LruCache } from '../lruCache.ts';
 
 /** Process-wide store of aggregate states, keyed by stream type and id. */
 export type StateCacheStore = LruCache<string, { readonly version: number; readonly state: unknown }>;

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { RecordedEvent } from '../core/message.ts';
-import { APPENDED, appendToStream, type AppendRequest } from './append.ts';
-import type { InlineProjection, PlannedWrites } from './projection.ts';
+import type { RecordedEvent } from '../../core/message.ts';
+import { APPENDED, appendToStream, type AppendRequest } from '../log/append.ts';
+import type { InlineProjection, PlannedWrites } from '../projections/projection.ts';
 
 export type CommitOptions = {
   readonly projections: readonly InlineProjection[];

@@ -1,6 +1,6 @@
 import type { LogFeed } from './feed.ts';
 import type { LogLag } from './lag.ts';
-import { encodePosition } from './position.ts';
+import { encodePosition } from '../log/position.ts';
 
 /** The feed's part of /health: whether it is connected, where it is, and what holds it back. */
 export async function feedHealth(feed: LogFeed) {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { RecordedEvent } from '../core/message.ts';
-import { query } from '../db/sql.ts';
+import type { RecordedEvent } from '../../core/message.ts';
+import { query } from '../../db/sql.ts';
 import { LOG_START, type LogPosition } from './position.ts';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './recorded.ts';
 

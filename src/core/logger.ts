@@ -1,4 +1,4 @@
-import type { LogLevel } from './config.ts';
+import type { LogLevel } from '../app/config.ts';
 
 /** A tiny structured logger: one JSON line per entry on stderr, so operators can ship it anywhere. */
 export type Logger = {

@@ -1,10 +1,10 @@
 import type { EntitySchema } from '@mikro-orm/core';
-import type { InlineProjection } from '../eventStore/projection.ts';
-import { EventRecord } from '../eventStore/eventRecord.ts';
-import { CommandRecord } from '../eventStore/commandRecord.ts';
-import { CartRecord, cartProjection } from './cart/projection.ts';
-import { CounterRecord, counterProjection } from './counter/projection.ts';
-import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from './user/projection.ts';
+import type { InlineProjection } from '../eventStore/projections/projection.ts';
+import { EventRecord } from '../eventStore/log/eventRecord.ts';
+import { CommandRecord } from '../eventStore/commands/commandRecord.ts';
+import { CartRecord, cartProjection } from '../modules/cart/projection.ts';
+import { CounterRecord, counterProjection } from '../modules/counter/projection.ts';
+import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from '../modules/user/projection.ts';
 
 /**
  * What each aggregate module contributes to the ORM and to the append transaction. Adding an

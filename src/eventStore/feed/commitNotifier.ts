@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /**
  * Tells log followers that events committed, from outside the writers' transactions.

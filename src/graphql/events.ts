@@ -4,8 +4,8 @@ import { isObjectType } from 'graphql';
 import { ValidationError } from '../core/errors.ts';
 import { isUuid } from '../core/ids.ts';
 import type { EventMetadata, RecordedEvent } from '../core/message.ts';
-import { builder } from '../graphql/builder.ts';
-import { decodePosition, type LogPosition } from './position.ts';
+import { builder } from './builder.ts';
+import { decodePosition, type LogPosition } from '../eventStore/log/position.ts';
 import {
   type AsOf,
   type HistoryFilter,
@@ -17,7 +17,7 @@ import {
   readStreamHead,
   readStreamPage,
   type StreamHead,
-} from './read.ts';
+} from '../eventStore/log/read.ts';
 
 /**
  * The `Event` interface every domain event type implements. By convention an event's GraphQL

@@ -1,6 +1,6 @@
-import type { RecordedEvent } from '../core/message.ts';
-import { comparePositions, type LogPosition } from './position.ts';
-import type { LogFilter, LogPage } from './read.ts';
+import type { RecordedEvent } from '../../core/message.ts';
+import { comparePositions, type LogPosition } from '../log/position.ts';
+import type { LogFilter, LogPage } from '../log/read.ts';
 
 const positionOf = (event: RecordedEvent): LogPosition => ({ transactionId: event.transactionId, globalPosition: event.globalPosition });
 

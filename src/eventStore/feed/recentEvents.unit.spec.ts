@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordedEvent } from '../core/message.ts';
-import { encodePosition, LOG_START, type LogPosition } from './position.ts';
+import type { RecordedEvent } from '../../core/message.ts';
+import { encodePosition, LOG_START, type LogPosition } from '../log/position.ts';
 import { RecentEvents } from './recentEvents.ts';
 import { matchesFilter } from './feed.ts';
 

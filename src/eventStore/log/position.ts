@@ -1,4 +1,4 @@
-import { ValidationError } from '../core/errors.ts';
+import { ValidationError } from '../../core/errors.ts';
 
 /**
  * A place in the global log, in commit order: the writing transaction's id, then the event's

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { CompiledQuery } from 'kysely';
-import type { Event, EventMetadata, RecordedEvent } from '../core/message.ts';
-import { ConcurrencyError } from '../core/errors.ts';
-import { pgErrorCode, query, UNIQUE_VIOLATION } from '../db/sql.ts';
+import type { Event, EventMetadata, RecordedEvent } from '../../core/message.ts';
+import { ConcurrencyError } from '../../core/errors.ts';
+import { pgErrorCode, query, UNIQUE_VIOLATION } from '../../db/sql.ts';
 import { encodePosition } from './position.ts';
-import type { Bind } from './upsertSql.ts';
+import type { Bind } from '../projections/upsertSql.ts';
 
 /** The channel log followers LISTEN on; the API notifies it after commits (see commitNotifier.ts). */
 export const EVENTS_CHANNEL = 'events_appended';

@@ -1,4 +1,4 @@
-import type { EventMetadata, RecordedEvent } from '../core/message.ts';
+import type { EventMetadata, RecordedEvent } from '../../core/message.ts';
 import { encodePosition } from './position.ts';
 
 /** One row of `events` as the pg driver returns it (bigint and xid8 as strings). */

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ValidationError } from '../core/errors.ts';
-import type { Event, RecordedEvent } from '../core/message.ts';
+import { ValidationError } from '../../core/errors.ts';
+import type { Event, RecordedEvent } from '../../core/message.ts';
 import { replayView, type StreamView } from './projection.ts';
-import { type AsOf, readStreamAsOf } from './read.ts';
+import { type AsOf, readStreamAsOf } from '../log/read.ts';
 
 /**
  * A stream's read-model row as it was at a version or an instant, rebuilt from the stream's events

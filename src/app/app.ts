@@ -1,10 +1,10 @@
 import type { Config } from './config.ts';
 import { redactUrl } from './config.ts';
-import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from './core/ids.ts';
-import { startEmbeddedPostgres, type RunningPostgres } from './db/embeddedPostgres.ts';
-import { migrate, openOrm, type Orm } from './db/orm.ts';
-import type { Logger } from './logger.ts';
-import { entities } from './modules/modules.ts';
+import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
+import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
+import { migrate, openOrm, type Orm } from '../db/orm.ts';
+import type { Logger } from '../core/logger.ts';
+import { entities } from './modules.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 export type Database = { readonly url: string; readonly embedded: RunningPostgres | undefined };
