@@ -1,8 +1,6 @@
 import type { RecordedEvent } from '../../core/message.ts';
-import { comparePositions, type LogPosition } from '../log/position.ts';
+import { comparePositions, type LogPosition, positionOf } from '../log/position.ts';
 import type { LogFilter, LogPage } from '../log/read.ts';
-
-const positionOf = (event: RecordedEvent): LogPosition => ({ transactionId: event.transactionId, globalPosition: event.globalPosition });
 
 /**
  * The newest events the follower read, in log order: every event after `floor` up to the newest

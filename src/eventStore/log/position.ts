@@ -10,6 +10,9 @@ export type LogPosition = { readonly transactionId: bigint; readonly globalPosit
 /** Before the first event. */
 export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
 
+/** Where a recorded event sits in the log. */
+export const positionOf = (event: LogPosition): LogPosition => ({ transactionId: event.transactionId, globalPosition: event.globalPosition });
+
 export function encodePosition(position: LogPosition): string {
   return `${position.transactionId.toString(36)}_${position.globalPosition.toString(36)}`;
 }
