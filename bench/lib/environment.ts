@@ -3,16 +3,19 @@ import { uuidv7Generator } from '../../src/core/ids.ts';
 import type { Orm } from '../../src/db/orm.ts';
 import type { CommandEnvironment } from '../../src/eventStore/commands/commandHandler.ts';
 import { commandEnvironments as processEnvironments } from '../../src/eventStore/commands/commandEnvironment.ts';
+import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { inlineProjections } from '../../src/app/modules.ts';
 
 /**
- * Command environments wired exactly as src/server.ts wires the API's (both use
- * src/eventStore/commandEnvironment.ts): a forked EntityManager per command, the inline projections,
- * the process-wide stream queue and remembered states, and after each commit one coalesced NOTIFY so
- * log followers in other processes (the API's feed) wake at once.
+ * Command environments wired as src/app/server.ts wires the API's (both use
+ * src/eventStore/commands/commandEnvironment.ts): a forked EntityManager per command, the inline
+ * projections, the process-wide stream queue and remembered states, and after each commit one
+ * coalesced NOTIFY so log followers in other processes (the API's feed) wake at once; this process
+ * has no feed of its own to wake.
  */
 export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string } = {}): () => CommandEnvironment {
-  const environmentFor = processEnvironments({ em: orm.em, ids: uuidv7Generator, projections: inlineProjections, retries: options.retries ?? 5, logger: silentLogger });
+  const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
+  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, retries: options.retries ?? 5, notifier });
   return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'anonymous', client: options.client ?? 'bench' });
 }

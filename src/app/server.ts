@@ -10,6 +10,7 @@ import { DomainError, ValidationError } from '../core/errors.ts';
 import type { Clock, IdGenerator } from '../core/ids.ts';
 import { commandEnvironments } from '../eventStore/commands/commandEnvironment.ts';
 import { FeedClosedError, LogFeed } from '../eventStore/feed/feed.ts';
+import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from '../eventStore/feed/feedMetrics.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { schema } from './schema.ts';
@@ -45,12 +46,10 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   await feed.start();
   const environmentFor = commandEnvironments({
-    em: orm.em,
     ids,
     projections: inlineProjections,
     retries: deps.config.commandRetries,
-    logger,
-    wakeLocalFeed: () => void feed.pump(),
+    notifier: new CommitNotifier({ em: orm.em, feed, logger }),
   });
 
   const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {

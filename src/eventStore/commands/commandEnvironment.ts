@@ -1,37 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventMetadata } from '../../core/message.ts';
 import type { IdGenerator } from '../../core/ids.ts';
-import type { Logger } from '../../core/logger.ts';
-import { EVENTS_CHANNEL } from '../log/append.ts';
 import type { CommandEnvironment } from './commandHandler.ts';
-import { CommitNotifier } from '../feed/commitNotifier.ts';
 import type { InlineProjection } from '../projections/projection.ts';
 import { createStateCacheStore } from './stateCache.ts';
 import { KeyedSerializer } from './streamLocks.ts';
 
 /**
- * The process-wide parts of running commands, made once per process: the per-stream queue, the
- * remembered aggregate states, and the after-commit notifier (publish after commit, never before:
- * it wakes this process's follower at once and, coalesced, the other instances' followers).
- * Returns a factory for each request's CommandEnvironment. The API and the benchmarks both use it.
+ * The process-wide parts of running commands, made once per process: the per-stream queue and the
+ * remembered aggregate states. Returns a factory for each request's CommandEnvironment. The API and
+ * the benchmarks both use it.
  */
 export function commandEnvironments(options: {
-  em: EntityManager;
   ids: IdGenerator;
   projections: readonly InlineProjection[];
   retries: number;
-  logger: Logger;
-  /** Wakes this process's own log follower, if it has one. */
-  wakeLocalFeed?: () => void;
+  /** Told after every commit that appended events (in the API, the CommitNotifier built beside the feed). */
+  notifier: { committed(): void };
 }): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
   const streamLocks = new KeyedSerializer();
   const stateCache = createStateCacheStore();
-  const notifier = new CommitNotifier({
-    send: () => options.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
-    wakeLocal: options.wakeLocalFeed ?? (() => undefined),
-    logger: options.logger,
-  });
-  const onCommitted = () => notifier.committed();
+  const onCommitted = () => options.notifier.committed();
   return (em, metadata) => ({
     em,
     ids: options.ids,

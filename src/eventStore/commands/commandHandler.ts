@@ -4,10 +4,10 @@ import type { Decider } from '../../core/decider.ts';
 import { fold } from '../../core/decider.ts';
 import { ConcurrencyError, DomainError } from '../../core/errors.ts';
 import type { IdGenerator } from '../../core/ids.ts';
-import { appendAndProject } from './commit.ts';
-import { type EarlierRun, findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
+import { type CommandFingerprint, type EarlierRun, findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
 import { StateCache, type StateCacheStore } from './stateCache.ts';
-import type { InlineProjection } from '../projections/projection.ts';
+import type { InlineProjection, PlannedWrites } from '../projections/projection.ts';
+import { APPENDED, appendToStream, type AppendRequest } from '../log/append.ts';
 import { readStream } from '../log/read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
 
@@ -22,7 +22,7 @@ export type CommandEnvironment = {
   readonly stateCache?: StateCacheStore;
   /** Process-wide: commands to the same stream take turns here instead of racing. */
   readonly streamLocks?: KeyedSerializer;
-  /** Called after every commit that appended events (the API wakes the live feed with it). */
+  /** Called after every commit that appended events (in the API: the CommitNotifier, which wakes the feeds). */
   readonly onCommitted?: () => void;
   /** Correlation, actor and client, stamped on every event. */
   readonly metadata: EventMetadata;
@@ -58,8 +58,9 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
   const once = options.commandId === undefined ? undefined : fingerprint(options.commandId, decider.streamType, streamId, command);
   const causationId = options.commandId ?? env.ids.uuid();
   const states = new StateCache<S>(env.stateCache, decider.streamType, streamId);
-  for (let attempt = 0; ; attempt++) {
-    // An optimistic state (remembered, or assumed new) may be wrong: any setback is checked against the database.
+  // A state that is only optimistic (remembered, or assumed new) may be why a command was refused or
+  // lost a race: such a setback is decided again on the stream as read, and is not one of the retries.
+  for (let retried = 0; ; ) {
     const { version, state, optimistic } = await states.load(() => readStream(env.em, streamId), decider);
     const earlier = once && (await findEarlierRun(env.em, once));
     if (earlier) return replayed(env, decider, streamId, earlier);
@@ -67,18 +68,16 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       ? new ConcurrencyError(streamId, options.expectedVersion, version)
       : decider.decide(command, state);
     if (decision instanceof DomainError) {
-      if (optimistic) { states.forget(); attempt--; continue; }
-      throw decision;
+      if (!optimistic) throw decision;
+      states.forget();
+      continue;
     }
     try {
       const request = {
         streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
         events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event) })),
       };
-      const events = (await appendAndProject(env.em, request, {
-        projections: env.projections,
-        ...(once ? { inSameTransaction: (tx, recorded) => recordRun(tx, once, recorded, version + recorded.length, command.now) } : {}),
-      })) as RecordedEvent<E>[];
+      const events = (await appendAndProject(env, request, once)) as RecordedEvent<E>[];
       env.onCommitted?.();
       const after = states.remember(version + events.length, fold(decider, events, state));
       return { streamId, ...after, events, replayed: false };
@@ -86,12 +85,58 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       states.forget();
       // A run of the same command id that committed first (a racing replay) answers for this one.
       if (once && (await findEarlierRun(env.em, once))) continue;
-      if (optimistic && error instanceof ConcurrencyError) { attempt--; continue; }
-      const retry = error instanceof ConcurrencyError && options.expectedVersion === undefined && attempt < env.retries;
-      if (!retry) throw error;
-      await backOff(attempt);
+      if (!(error instanceof ConcurrencyError)) throw error;
+      if (optimistic) continue;
+      if (options.expectedVersion !== undefined || retried >= env.retries) throw error;
+      await backOff(retried++);
     }
   }
+}
+
+/**
+ * Appends a command's events and brings every inline projection of the stream type up to date,
+ * atomically. When every projection can say what it will write without reading (see
+ * InlineProjection.plan), it all goes to PostgreSQL as one self-committing statement: one round
+ * trip, as cheap as a bare insert plus the row writes. Otherwise (or with an idempotency record to
+ * write) the append and `apply` share a transaction. Either way nothing is visible unless everything is.
+ */
+async function appendAndProject(env: CommandEnvironment, request: AppendRequest, once: CommandFingerprint | undefined): Promise<RecordedEvent[]> {
+  const { em } = env;
+  const projections = env.projections.filter((p) => p.streamTypes.includes(request.streamType));
+  // Inside a caller's transaction the commit is theirs, so the projections must wait for it.
+  if (!once && !em.isInTransaction()) {
+    const provisional = provisionalEvents(request);
+    const plans = projections.map((p) => p.plan?.(em, provisional));
+    if (plans.every((plan): plan is PlannedWrites => plan !== undefined)) {
+      const recorded = await appendToStream(em, request, (bind) => plans.flatMap((plan) => plan.sql(bind, APPENDED)));
+      // The request's EntityManager now knows the rows it wrote, so reading them back costs nothing.
+      for (const plan of plans) for (const { entity, row } of plan.rows) em.merge(entity, row as never, { refresh: true });
+      for (const projection of projections) projection.afterCommit?.(provisional);
+      return recorded;
+    }
+  }
+  const recorded = await em.transactional(async (tx) => {
+    const appended = await appendToStream(tx, request);
+    if (once) await recordRun(tx, once, appended, request.expectedVersion + appended.length, request.recordedAt);
+    for (const projection of projections) await projection.apply(tx, appended);
+    return appended;
+  });
+  for (const projection of projections) projection.afterCommit?.(recorded);
+  return recorded;
+}
+
+/** The events as they will be recorded, but for their log position, which the insert assigns. */
+function provisionalEvents(request: AppendRequest): RecordedEvent[] {
+  return request.events.map((event, index) => ({
+    ...event,
+    streamId: request.streamId,
+    streamType: request.streamType,
+    version: request.expectedVersion + index + 1,
+    recordedAt: request.recordedAt,
+    position: '',
+    globalPosition: 0n,
+    transactionId: 0n,
+  }));
 }
 
 async function replayed<E extends Event, S>(env: CommandEnvironment, decider: Decider<never, E, S>, streamId: string, earlier: EarlierRun): Promise<CommandResult<E, S>> {
