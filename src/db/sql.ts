@@ -2,13 +2,14 @@ import { CompiledQuery } from 'kysely';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /**
- * Runs one parameterised statement ($1, $2 …) on MikroORM's own connection: inside the
- * EntityManager's transaction when it has one, else on a pooled connection. Used on the hot append and
- * log-read paths, where MikroORM's `execute` would inline every parameter as a literal.
+ * Runs one parameterised statement ($1, $2 …) through the EntityManager's Kysely instance
+ * (`em.getKysely()`, MikroORM's documented raw access): inside the EntityManager's transaction when
+ * it has one, else on a pooled connection. Used on the hot append and log-read paths, where
+ * MikroORM's `execute` would inline every parameter as a literal. For a statement that must run
+ * outside `em`'s transaction, pass `em.fork()`: a fork is bound to the pool.
  */
 export async function query<Row>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-  const executor = em.getTransactionContext<any>() ?? em.getConnection().getClient();
-  const result = await executor.executeQuery(CompiledQuery.raw(sql, [...params]));
+  const result = await em.getKysely().executeQuery(CompiledQuery.raw(sql, [...params]));
   return result.rows as Row[];
 }
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../../core/logger.ts';
+import { query } from '../../db/sql.ts';
 import { EVENTS_CHANNEL } from '../log/append.ts';
 
 /** This process's log follower, as the notifier sees it (LogFeed is one). */
@@ -29,7 +30,8 @@ export class CommitNotifier {
 
   /** `feed`: this process's own feed, if it has one (a process that only writes has none). */
   constructor(options: { em: EntityManager; feed?: LocalFeed; logger: Logger }) {
-    this.em = options.em;
+    // A fork never joins a transaction of the caller's, so the NOTIFY cannot end up inside one.
+    this.em = options.em.fork();
     this.feed = options.feed;
     this.logger = options.logger;
   }
@@ -50,7 +52,7 @@ export class CommitNotifier {
       do {
         this.pending = false;
         try {
-          await this.em.getConnection().execute(NOTIFY_SQL);
+          await query(this.em, NOTIFY_SQL);
         } catch (error) {
           // Other instances still find the events on their fallback poll.
           this.logger.warn('could not NOTIFY other instances of new events', { error });

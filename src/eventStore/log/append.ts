@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CompiledQuery } from 'kysely';
 import type { Event, EventMetadata, RecordedEvent } from '../../core/message.ts';
 import { ConcurrencyError } from '../../core/errors.ts';
 import { pgErrorCode, query, UNIQUE_VIOLATION } from '../../db/sql.ts';
@@ -104,10 +103,10 @@ const CURRENT_VERSION_SQL = 'select coalesce(max(stream_version), 0)::int as ver
 
 /**
  * The version to report after losing a race. The unique violation aborted our transaction, so this
- * asks on a pooled connection; the winner may not have committed yet, so at least one more than we expected.
+ * asks through a fork, which MikroORM binds to the pool rather than to `em`'s transaction; the
+ * winner may not have committed yet, so at least one more than we expected.
  */
 async function versionAfterRace(em: EntityManager, streamId: string, expectedVersion: number): Promise<number> {
-  const result = await em.getConnection().getClient().executeQuery(CompiledQuery.raw(CURRENT_VERSION_SQL, [streamId]));
-  const version = (result.rows[0] as { version: number } | undefined)?.version ?? 0;
-  return Math.max(version, expectedVersion + 1);
+  const [head] = await query<{ version: number }>(em.fork(), CURRENT_VERSION_SQL, [streamId]);
+  return Math.max(head?.version ?? 0, expectedVersion + 1);
 }
