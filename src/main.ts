@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, redactUrl } from './app/config.ts';
 import { createLogger } from './core/logger.ts';
 import { openDatabase, startApp } from './app/app.ts';
+import { modules } from './app/modules.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
 
   let app;
   try {
-    app = await startApp({ config, databaseUrl: database.url, logger });
+    app = await startApp({ config, databaseUrl: database.url, logger, modules });
   } catch (error) {
     await database.embedded?.stop();
     throw error;

@@ -10,7 +10,7 @@ afterAll(async () => server?.close());
 const OPEN = `mutation Open($input: OpenCartInput!) {
   openCart(input: $input) {
     __typename
-    ... on OpenCartSuccess { cart { id customerId status version itemCount } position events { id type version streamId ... on CartOpened { cartId customerId } } }
+    ... on OpenCartSuccess { cart { id: cartId customerId status version itemCount } position events { id: eventId type version streamId ... on CartOpened { cartId customerId } } }
     ... on Error { message code }
   }
 }`;
@@ -75,7 +75,7 @@ describe('a shopping session over HTTP', () => {
 
   it('the carts connection pages through the projection, filtered by customer', async () => {
     for (const id of ['page-1', 'page-2', 'page-3']) await server.gql(OPEN, { input: { cartId: id, customerId: 'bob' } });
-    const query = `query($after: String) { carts(first: 2, after: $after, filter: { customerId: "bob" }) { edges { cursor node { id customerId } } pageInfo { hasNextPage endCursor } } }`;
+    const query = `query($after: String) { carts(first: 2, after: $after, filter: { customerId: "bob" }) { edges { cursor node { id: cartId customerId } } pageInfo { hasNextPage endCursor } } }`;
     const first = (await server.gql(query)).data.carts;
     expect(first.edges.map((e: any) => e.node.id)).toEqual(['page-3', 'page-2']);
     expect(first.pageInfo.hasNextPage).toBe(true);
@@ -140,10 +140,17 @@ describe('bad input is refused clearly and changes nothing', () => {
     expect(await eventCount()).toBe(before);
   });
 
-  it('several bad fields are reported together', async () => {
+  it('several malformed fields are reported together, before the cart rules are looked at', async () => {
+    const before = await eventCount();
     const result = await server.gql(ADD, { input: { ...coffee('strict-cart'), sku: ' ', unitPrice: { amount: -3, currency: 'euro' } } });
     expect(result.data.addItemToCart.__typename).toBe('ValidationError');
-    expect(result.data.addItemToCart.issues.map((i: any) => i.path).sort()).toEqual(['sku', 'unitPrice.amount', 'unitPrice.currency']);
+    expect(result.data.addItemToCart.issues.map((i: any) => i.path).sort()).toEqual(['sku', 'unitPrice.currency']);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('a negative price is the cart rule\'s ValidationError, once the input is well-formed', async () => {
+    const result = await server.gql(ADD, { input: { ...coffee('strict-cart'), unitPrice: { amount: -3, currency: 'EUR' } } });
+    expect(result.data.addItemToCart).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'unitPrice.amount' }] });
   });
 
   it('an unknown cart is a NotFoundError', async () => {

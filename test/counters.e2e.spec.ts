@@ -9,7 +9,7 @@ afterAll(async () => server?.close());
 
 const RESULT = (success: string, rangeError = true) => `
     __typename
-    ... on ${success} { counter { id value resetCount version createdAt updatedAt } events { __typename type version ... on CounterIncremented { amount value } ... on CounterDecremented { amount value } ... on CounterReset { previousValue } } position }
+    ... on ${success} { counter { id: counterId value resetCount version createdAt updatedAt } events { __typename type version ... on CounterIncremented { amount value } ... on CounterDecremented { amount value } ... on CounterReset { previousValue } } position }
     ... on Error { message code }
     ... on ValidationError { issues { path } }
     ... on NotFoundError { resource id }
@@ -108,13 +108,13 @@ describe('idempotency and time travel for counters', () => {
 describe('querying counters over HTTP', () => {
   it('reads one counter by id, and null for one never incremented', async () => {
     await increment({ counterId: 'read-me', amount: 4 });
-    expect((await server.gql('{ counter(id: "read-me") { id value version } }')).data).toEqual({ counter: { id: 'read-me', value: 4, version: 1 } });
+    expect((await server.gql('{ counter(id: "read-me") { id: counterId value version } }')).data).toEqual({ counter: { id: 'read-me', value: 4, version: 1 } });
     expect((await server.gql('{ counter(id: "never") { id } }')).data).toEqual({ counter: null });
   });
 
   it('lists counters newest first, in pages', async () => {
     for (const id of ['list-a', 'list-b', 'list-c']) await increment({ counterId: id });
-    const LIST = `query Counters($first: Int, $after: String) { counters(first: $first, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`;
+    const LIST = `query Counters($first: Int, $after: String) { counters(first: $first, after: $after) { edges { node { id: counterId } } pageInfo { hasNextPage endCursor } } }`;
     const first = (await server.gql(LIST, { first: 2 })).data.counters;
     expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['list-c', 'list-b']);
     expect(first.pageInfo.hasNextPage).toBe(true);

@@ -7,8 +7,11 @@ import { readStream } from '../src/eventStore/log/read.ts';
 import { KeyedSerializer } from '../src/eventStore/commands/streamLocks.ts';
 import { type CounterCommand, counterDecider, type CounterEvent, CounterOutOfRangeError } from '../src/modules/counter/counter.ts';
 import { CounterRecord, counterView } from '../src/modules/counter/projection.ts';
-import { inlineProjections } from '../src/app/modules.ts';
+import { compose } from '../src/app/composition.ts';
+import { modules } from '../src/app/modules.ts';
 import { openTestOrm } from './support/database.ts';
+
+const inlineProjections = compose(modules).projections;
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {

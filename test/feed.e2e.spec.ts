@@ -6,14 +6,17 @@ import { openOrm, type Orm } from '../src/db/orm.ts';
 import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readLog } from '../src/eventStore/log/read.ts';
 import { decodePosition, LOG_START } from '../src/eventStore/log/position.ts';
-import { entities } from '../src/app/modules.ts';
+import { compose } from '../src/app/composition.ts';
+import { modules } from '../src/app/modules.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 let server: TestServer;
 let orm: Orm;
 beforeAll(async () => {
   server = await startTestServer();
-  orm = await openOrm({ url: server.database.url, poolSize: 4, entities });
+  orm = await openOrm({ url: server.database.url, poolSize: 4, ...ormSchema });
 });
 afterAll(async () => {
   await orm?.close();
@@ -22,10 +25,10 @@ afterAll(async () => {
 
 type FeedEvent = { id: string; position: string; streamId: string; streamType: string; version: number; type: string };
 const EVENTS = `subscription Events($after: String, $filter: EventFilter) {
-  events(after: $after, filter: $filter) { id position streamId streamType version type }
+  events(after: $after, filter: $filter) { id: eventId position streamId streamType version type }
 }`;
 const OPEN = `mutation Open($input: OpenCartInput!) {
-  openCart(input: $input) { __typename ... on OpenCartSuccess { position events { id position } } ... on Error { message } }
+  openCart(input: $input) { __typename ... on OpenCartSuccess { position events { id: eventId position } } ... on Error { message } }
 }`;
 const ADD = `mutation Add($input: AddItemToCartInput!) {
   addItemToCart(input: $input) { __typename ... on AddItemToCartSuccess { position } ... on Error { message code } }
@@ -216,7 +219,7 @@ describe('Subscription.events over graphql-ws', () => {
 });
 
 type CartMessage = { cart: null | { id: string; version: number; status: string; itemCount: number; total: { amount: number } | null } };
-const CART = `subscription Cart($id: ID!) { cart(id: $id) { id version status itemCount total { amount } } }`;
+const CART = `subscription Cart($id: ID!) { cart(id: $id) { id: cartId version status itemCount total { amount } } }`;
 
 describe('Subscription.cart', () => {
   it('starts with the current cart, then pushes the cart after each change', async () => {
@@ -236,7 +239,7 @@ describe('Subscription.cart', () => {
       { id: 'live-cart', version: 4, status: 'CHECKED_OUT', itemCount: 3, total: { amount: 1350 } },
     ]);
     // The pushed states are the projection's: the query agrees with the last one.
-    const queried = await server.gql(`query($id: ID!) { cart(id: $id) { id version status itemCount total { amount } } }`, { id: 'live-cart' });
+    const queried = await server.gql(`query($id: ID!) { cart(id: $id) { id: cartId version status itemCount total { amount } } }`, { id: 'live-cart' });
     expect(queried.data.cart).toEqual(updates.received.at(-1)!.cart);
     expect(updates.errors).toEqual([]);
     updates.unsubscribe();

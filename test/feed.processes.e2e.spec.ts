@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
 import { collect } from './support/server.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { until } from './support/until.ts';
 
 /** A real API process (`node src/main.ts`) on a free port. */
 type ApiProcess = { url: string; wsUrl: string; child: ChildProcess; stop(): Promise<void> };
@@ -92,16 +93,8 @@ async function metrics(api: ApiProcess): Promise<Metrics> {
   return values as Metrics;
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 type FeedEvent = { id: string; position: string; streamId: string; version: number };
-const EVENTS = `subscription($after: String) { events(after: $after) { id position streamId version } }`;
+const EVENTS = `subscription($after: String) { events(after: $after) { id: eventId position streamId version } }`;
 const OPEN = `mutation($input: OpenCartInput!) { openCart(input: $input) { __typename ... on OpenCartSuccess { position } } }`;
 const ADD = `mutation($input: AddItemToCartInput!) { addItemToCart(input: $input) { __typename } }`;
 

@@ -125,7 +125,7 @@ describe('GraphiQL in a browser', () => {
   });
 
   it("runs a stream's history and shows its events", async () => {
-    const opened = await gql(`mutation { openCart(input: { customerId: "browser" }) { ... on OpenCartSuccess { cart { id } } } }`);
+    const opened = await gql(`mutation { openCart(input: { customerId: "browser" }) { ... on OpenCartSuccess { cart { id: cartId } } } }`);
     const cartId: string = opened.openCart.cart.id;
     await addItem(cartId, 'COFFEE', 2);
     await addItem(cartId, 'TEA', 1);
@@ -134,7 +134,7 @@ describe('GraphiQL in a browser', () => {
     await replaceEditorText('Variables', JSON.stringify({ id: cartId }));
     await run();
     const stream = await waitForResult((result) => result?.data?.stream ?? undefined);
-    expect(stream).toMatchObject({ id: cartId, type: 'Cart', version: 3 });
+    expect(stream).toMatchObject({ streamId: cartId, type: 'Cart', version: 3 });
     expect(stream.events.edges.map((edge: any) => [edge.node.version, edge.node.type, edge.node.sku ?? null])).toEqual([
       [1, 'CartOpened', null],
       [2, 'CartItemAdded', 'COFFEE'],
@@ -143,7 +143,7 @@ describe('GraphiQL in a browser', () => {
   });
 
   it('runs a subscription over the WebSocket and shows an event pushed by a mutation made elsewhere', async () => {
-    const opened = await gql(`mutation { openCart(input: { customerId: "live" }) { ... on OpenCartSuccess { cart { id } } } }`);
+    const opened = await gql(`mutation { openCart(input: { customerId: "live" }) { ... on OpenCartSuccess { cart { id: cartId } } } }`);
     const cartId: string = opened.openCart.cart.id;
     const subscribersBefore = server.app.server.feed.subscriberCount;
 

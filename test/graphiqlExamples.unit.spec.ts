@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse, validate } from 'graphql';
-import { graphiqlTabs } from '../src/graphql/graphiqlExamples.ts';
+import { coreGraphiqlTabs as graphiqlTabs } from '../src/graphql/graphiqlExamples.ts';
 import { schema } from '../src/app/schema.ts';
 
 describe('the GraphiQL example tabs', () => {

@@ -8,17 +8,17 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 const OPEN = `mutation Open($input: OpenCartInput!) {
-  openCart(input: $input) { __typename ... on OpenCartSuccess { cart { id version } position events { id } } ... on Error { code message } }
+  openCart(input: $input) { __typename ... on OpenCartSuccess { cart { id: cartId version } position events { id: eventId } } ... on Error { code message } }
 }`;
 const ADD = `mutation Add($input: AddItemToCartInput!) {
   addItemToCart(input: $input) {
     __typename
-    ... on AddItemToCartSuccess { cart { version itemCount } position events { id version } }
+    ... on AddItemToCartSuccess { cart { version itemCount } position events { id: eventId version } }
     ... on CommandIdReusedError { commandId }
     ... on Error { code message }
   }
 }`;
-const EVENT_FIELDS = `id type streamId version position recordedAt
+const EVENT_FIELDS = `id: eventId type streamId version position recordedAt
   metadata { correlationId causationId commandName actor client schemaVersion }
   ... on CartItemAdded { sku quantity }`;
 
@@ -74,7 +74,7 @@ describe('history over HTTP', () => {
 
   it('shows a stream with its type, version and pages of its events', async () => {
     const query = `query Stream($id: ID!, $after: String) {
-      stream(id: $id) { id type version events(first: 2, after: $after) { edges { cursor node { version position } } pageInfo { hasNextPage endCursor } } }
+      stream(id: $id) { id: streamId type version events(first: 2, after: $after) { edges { cursor node { version position } } pageInfo { hasNextPage endCursor } } }
     }`;
     const first = await server.gql(query, { id: cartId });
     expect(first.data.stream).toMatchObject({ id: cartId, type: 'Cart', version: 4 });
@@ -83,11 +83,11 @@ describe('history over HTTP', () => {
     const second = await server.gql(query, { id: cartId, after: first.data.stream.events.pageInfo.endCursor });
     expect(second.data.stream.events.edges.map((e: any) => e.node.version)).toEqual([3, 4]);
     expect(second.data.stream.events.pageInfo.hasNextPage).toBe(false);
-    expect((await server.gql(`query { stream(id: "no-such-stream") { id } }`)).data.stream).toBeNull();
+    expect((await server.gql(`query { stream(id: "no-such-stream") { streamId } }`)).data.stream).toBeNull();
   });
 
   it('finds one event by id, with its typed payload', async () => {
-    const listed = await server.gql(`query { stream(id: "${cartId}") { events(fromVersion: 2, toVersion: 2) { edges { node { id } } } } }`);
+    const listed = await server.gql(`query { stream(id: "${cartId}") { events(fromVersion: 2, toVersion: 2) { edges { node { id: eventId } } } } }`);
     const id = listed.data.stream.events.edges[0].node.id;
     const result = await server.gql(`query Event($id: ID!) { event(id: $id) { __typename ${EVENT_FIELDS} } }`, { id });
     expect(result.data.event).toMatchObject({ __typename: 'CartItemAdded', id, version: 2, sku: 'COFFEE', quantity: 1 });
@@ -129,7 +129,7 @@ describe('history over HTTP', () => {
   });
 
   it('refuses a time window on a live subscription', async () => {
-    const live = collect(server.wsClient(), `subscription { events(filter: { from: "2026-01-01T00:00:00Z" }) { id } }`);
+    const live = collect(server.wsClient(), `subscription { events(filter: { from: "2026-01-01T00:00:00Z" }) { id: eventId } }`);
     await expect.poll(() => live.errors.length).toBeGreaterThan(0);
     expect(JSON.stringify(live.errors)).toMatch(/history/);
   });

@@ -129,7 +129,7 @@ function expected(filter: Filter): string[] {
 const PAGE = `
   query Page($first: Int, $after: String, $last: Int, $before: String, $filter: EventFilter) {
     events(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
-      edges { cursor node { id position } }
+      edges { cursor node { id: eventId position } }
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     }
   }`;

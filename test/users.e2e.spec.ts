@@ -7,7 +7,7 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
-const USER_FIELDS = 'id email name status version registeredAt updatedAt deactivatedAt';
+const USER_FIELDS = 'id: userId email name status version registeredAt updatedAt deactivatedAt';
 
 const REGISTER = `mutation Register($input: RegisterUserInput!) {
   registerUser(input: $input) {
@@ -72,7 +72,7 @@ describe('registering over HTTP', () => {
     const types = results.map((result) => result.__typename);
     expect(types.filter((type) => type === 'RegisterUserSuccess')).toHaveLength(1);
     expect(types.filter((type) => type === 'EmailAlreadyRegisteredError')).toHaveLength(7);
-    const listed = await server.gql('{ users(filter: { email: "http-race@example.com" }) { edges { node { id } } } }');
+    const listed = await server.gql('{ users(filter: { email: "http-race@example.com" }) { edges { node { id: userId } } } }');
     expect(listed.data.users.edges).toHaveLength(1);
   });
 
@@ -162,7 +162,7 @@ describe('idempotency and time travel for users', () => {
 describe('querying users over HTTP', () => {
   it('reads one user by id, and null for an unknown id', async () => {
     await register({ userId: 'barbara', email: 'barbara@example.com', name: 'Barbara Liskov' });
-    expect((await server.gql(`{ user(id: "barbara") { id email name status version } }`)).data).toEqual({
+    expect((await server.gql(`{ user(id: "barbara") { id: userId email name status version } }`)).data).toEqual({
       user: { id: 'barbara', email: 'barbara@example.com', name: 'Barbara Liskov', status: 'ACTIVE', version: 1 },
     });
     expect((await server.gql(`{ user(id: "no-such-user") { id } }`)).data).toEqual({ user: null });
@@ -171,7 +171,7 @@ describe('querying users over HTTP', () => {
   it('lists users newest first in pages, filtered by status and by email', async () => {
     for (const name of ['p1', 'p2', 'p3']) await register({ userId: `page-${name}`, email: `${name}@paging.example.com`, name });
     const LIST = `query Users($first: Int, $after: String, $filter: UserFilter) {
-      users(first: $first, after: $after, filter: $filter) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } }
+      users(first: $first, after: $after, filter: $filter) { edges { cursor node { id: userId status } } pageInfo { hasNextPage endCursor } }
     }`;
     const first = (await server.gql(LIST, { first: 2 })).data.users;
     expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['page-p3', 'page-p2']);
@@ -188,7 +188,7 @@ describe('querying users over HTTP', () => {
   });
 
   it('refuses a cursor it did not hand out', async () => {
-    const result = await server.gql(`{ users(after: "garbage") { edges { node { id } } } }`);
+    const result = await server.gql(`{ users(after: "garbage") { edges { node { id: userId } } } }`);
     expect(result.errors?.[0]?.extensions?.code).toBe('VALIDATION');
   });
 });

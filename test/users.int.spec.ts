@@ -6,10 +6,13 @@ import { query } from '../src/db/sql.ts';
 import { type CommandEnvironment, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import { replayView } from '../src/eventStore/projections/projection.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
-import { inlineProjections } from '../src/app/modules.ts';
+import { compose } from '../src/app/composition.ts';
+import { modules } from '../src/app/modules.ts';
 import { UserRecord, userView } from '../src/modules/user/projection.ts';
 import { EmailAlreadyRegisteredError, type UserCommand, userDecider, type UserEvent } from '../src/modules/user/user.ts';
 import { openTestOrm } from './support/database.ts';
+
+const inlineProjections = compose(modules).projections;
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {

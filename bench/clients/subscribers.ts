@@ -29,7 +29,7 @@ export type CollectResult = {
 
 const { wsUrl } = JSON.parse(process.argv[2]!) as { wsUrl: string };
 const QUERY = `subscription Events($after: String, $filter: EventFilter) {
-  events(after: $after, filter: $filter) { eid: id position type streamId version recordedAt }
+  events(after: $after, filter: $filter) { eid: eventId position type streamId version recordedAt }
 }`;
 const MARK = Buffer.from('"eid":"');
 

@@ -11,9 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { openOrm } from '../../src/db/orm.ts';
 import { handleCommand } from '../../src/eventStore/commands/commandHandler.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
-import { entities } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
 import { commandEnvironments } from '../lib/environment.ts';
 import { sleep, wallNow } from '../lib/stats.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 export type WriterOptions = {
   databaseUrl: string;
@@ -29,7 +32,7 @@ export type Appended = { id: string; streamId: string; type: string; position: s
 export type WriterReport = { appended: number; errors: number; firstError?: string; events: Appended[]; durationS: number };
 
 const options = JSON.parse(process.argv[2]!) as WriterOptions;
-const orm = await openOrm({ url: options.databaseUrl, poolSize: Math.max(2, options.writers), entities });
+const orm = await openOrm({ url: options.databaseUrl, poolSize: Math.max(2, options.writers), ...ormSchema });
 const environment = commandEnvironments(orm, { client: 'bench-writer' });
 const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5'];
 

@@ -1,11 +1,14 @@
 import { migrate, openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
 import { createDatabase, createRawEventsTable } from '../lib/db.ts';
 import type { LoopResult } from '../lib/loop.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
 import { graphqlCommandsCell, libraryCommandsCell, rawAppendCell } from '../workloads/commands.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 const W1 = '1. Commands over GraphQL';
 const W2 = '2. Commands through the library';
@@ -44,7 +47,7 @@ export async function commandsFamily(ctx: FamilyContext): Promise<FamilyResult> 
     }
   }
   if (only('library')) {
-    const orm = await openOrm({ url, poolSize: ctx.apiPoolSize, entities });
+    const orm = await openOrm({ url, poolSize: ctx.apiPoolSize, ...ormSchema });
     try {
       await migrate(orm);
       for (let run = 0; run < 2; run++) {

@@ -1,5 +1,6 @@
 import { openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
 import { createDatabase } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';
@@ -8,6 +9,8 @@ import type { LatencySummary } from '../lib/stats.ts';
 import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
 import { detectHistoryQuery, FILTERS, graphqlHistoryCell, historyQueries, libraryHistoryCell, rawHistoryCell, type FilterName } from '../workloads/history.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 const W3 = '3. Catch-up read';
 const W6 = '6. History';
@@ -37,7 +40,7 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
     for (const [label, url] of [[fmtCount(scale.smallLogEvents), smallUrl], [fmtCount(scale.logEvents), bigUrl]] as const) {
       const queries = await historyQueries(url, scale.historyQueries);
       const api = await startApi({ databaseUrl: url, ...ctx.profile(`history-${label}`) });
-      const orm = await openOrm({ url, poolSize: 2, entities });
+      const orm = await openOrm({ url, poolSize: 2, ...ormSchema });
       const cells = (history[label] = {} as Record<FilterName, { api: LatencySummary[]; raw: LatencySummary[] }>);
       try {
         const shape = await detectHistoryQuery(api.url);
@@ -75,7 +78,7 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
   }
 
   if (only('catchup')) {
-    const orm = await openOrm({ url: bigUrl, poolSize: ctx.apiPoolSize, entities });
+    const orm = await openOrm({ url: bigUrl, poolSize: ctx.apiPoolSize, ...ormSchema });
     const raw: RawReadResult[] = [];
     const feed: CatchUpResult[] = [];
     try {

@@ -4,7 +4,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embeddedPostgres.ts';
 import { migrate, openOrm } from '../../src/db/orm.ts';
-import { entities } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 export type BenchDatabase = {
   /** Server-level URL (the `postgres` database or whatever DATABASE_URL names). */
@@ -58,7 +61,7 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
     await client.query(`create database ${name}`);
   });
   const url = databaseUrl(serverUrl, name);
-  const orm = await openOrm({ url, poolSize: 1, entities });
+  const orm = await openOrm({ url, poolSize: 1, ...ormSchema });
   try {
     await migrate(orm);
   } finally {

@@ -5,7 +5,10 @@ import type { CommandEnvironment } from '../../src/eventStore/commands/commandHa
 import { commandEnvironments as processEnvironments } from '../../src/eventStore/commands/commandEnvironment.ts';
 import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { inlineProjections } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
+
+const inlineProjections = compose(modules).projections;
 
 /**
  * Command environments wired as src/app/server.ts wires the API's (both use

@@ -72,12 +72,12 @@ export async function rawAppendCell(url: string, concurrency: number, timing: Ti
 }
 
 const OPEN_CART = `mutation Open($input: OpenCartInput!) {
-  openCart(input: $input) { __typename ... on OpenCartSuccess { position cart { id version } } ... on Error { message } }
+  openCart(input: $input) { __typename ... on OpenCartSuccess { position cart { cartId version } } ... on Error { message } }
 }`;
 const ADD_ITEM = `mutation Add($input: AddItemToCartInput!) {
   addItemToCart(input: $input) {
     __typename
-    ... on AddItemToCartSuccess { position cart { id version itemCount total { amount currency } } }
+    ... on AddItemToCartSuccess { position cart { cartId version itemCount total { amount currency } } }
     ... on Error { message }
   }
 }`;

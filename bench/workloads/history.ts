@@ -53,7 +53,7 @@ export async function detectHistoryQuery(apiUrl: string): Promise<HistoryShape |
     while (type.ofType) type = type.ofType;
     const typeInfo = await http.request(`query($name: String!) { __type(name: $name) { fields { name } } }`, { name: type.name });
     const typeFields = new Set<string>((typeInfo.data?.__type?.fields ?? []).map((f: { name: string }) => f.name));
-    const selection = 'id position type streamId version recordedAt';
+    const selection = 'eventId position type streamId version recordedAt';
     const filterArg = args.has('filter') ? ', filter: $filter' : '';
     const body = typeFields.has('edges') ? `edges { cursor node { ${selection} } } pageInfo { endCursor hasNextPage }` : selection;
     return {

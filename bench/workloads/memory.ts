@@ -27,7 +27,7 @@ async function settledRss(pid: number): Promise<number> {
 export async function idleSubscriptionsCell(target: { pid: number; wsUrl: string; httpUrl?: string }, count: number): Promise<MemoryResult> {
   if (target.httpUrl) {
     const http = new GraphQLHttpClient(target.httpUrl, 1);
-    for (let i = 0; i < 20; i++) await http.request('{ events(first: 10) { edges { node { id } } } }');
+    for (let i = 0; i < 20; i++) await http.request('{ events(first: 10) { edges { node { eventId } } } }');
     http.close();
   }
   const warm = await startLoadProcess('bench/clients/subscribers.ts', { wsUrl: target.wsUrl });

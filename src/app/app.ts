@@ -4,7 +4,8 @@ import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../c
 import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
 import { migrate, openOrm, type Orm } from '../db/orm.ts';
 import type { Logger } from '../core/logger.ts';
-import { entities } from './modules.ts';
+import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
+import { compose } from './composition.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 export type Database = { readonly url: string; readonly embedded: RunningPostgres | undefined };
@@ -25,14 +26,18 @@ export async function startApp(options: {
   logger: Logger;
   clock?: Clock;
   ids?: IdGenerator;
+  /** The modules to serve: the app's list (src/app/modules.ts), or any other. */
+  modules: readonly ModuleDefinition[];
 }): Promise<App> {
   const { config, databaseUrl, logger } = options;
-  const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, entities });
+  const composition = compose(options.modules);
+  const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
     const applied = await migrate(orm);
     if (applied.length > 0) logger.info('applied migrations', { migrations: applied, database: redactUrl(databaseUrl) });
     const server = await startServer({
       config,
+      composition,
       orm,
       databaseUrl,
       logger,

@@ -1,14 +1,8 @@
-import { lexicographicSortSchema, printSchema } from 'graphql';
-import { builder } from '../graphql/builder.ts';
-import '../graphql/scalars.ts';
-import '../graphql/roots.ts';
-import '../graphql/errors.ts';
-import '../graphql/events.ts';
-import '../modules/cart/graphql.ts';
-import '../modules/counter/graphql.ts';
-import '../modules/user/graphql.ts';
+import { printSortedSchema } from '../graphql/schema.ts';
+import { compose } from './composition.ts';
+import { modules } from './modules.ts';
 
-export const schema = builder.toSchema({ sortSchema: true });
+/** The app's schema, as `npm run schema` commits it at schema/schema.graphql. */
+export const schema = compose(modules).schema;
 
-/** The SDL committed at schema/schema.graphql. */
-export const printedSchema = (): string => printSchema(lexicographicSortSchema(schema)) + '\n';
+export const printedSchema = (): string => printSortedSchema(schema);

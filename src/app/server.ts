@@ -13,15 +13,14 @@ import { FeedClosedError, LogFeed } from '../eventStore/feed/feed.ts';
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from '../eventStore/feed/feedMetrics.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
-import { schema } from './schema.ts';
+import type { Composition } from './composition.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import type { Logger } from '../core/logger.ts';
-import { inlineProjections } from './modules.ts';
-import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
 
 export type ServerDeps = {
   readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
+  readonly composition: Composition;
   readonly orm: MikroORM;
   /** For the event feed's dedicated LISTEN connection. */
   readonly databaseUrl: string;
@@ -47,7 +46,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   await feed.start();
   const environmentFor = commandEnvironments({
     ids,
-    projections: inlineProjections,
+    projections: deps.composition.projections,
     retries: deps.config.commandRetries,
     notifier: new CommitNotifier({ em: orm.em, feed, logger }),
   });
@@ -82,10 +81,10 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   };
 
   const yoga = createYoga<{ req?: http.IncomingMessage }, GraphQLContext>({
-    schema,
+    schema: deps.composition.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: deps.config.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: graphiqlTabs } : false,
+    graphiql: deps.config.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: [...deps.composition.graphiqlTabs] } : false,
     renderGraphiQL,
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>

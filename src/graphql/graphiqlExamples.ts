@@ -2,13 +2,13 @@
  * Ready-made operations GraphiQL opens with, so a new user can try the API in a click. GraphiQL
  * names each tab after its first operation; a unit spec validates every tab against the schema.
  */
-export const graphiqlTabs: { query: string; variables?: string }[] = [
+export const coreGraphiqlTabs: { query: string; variables?: string }[] = [
   {
     query: `# Open a cart, then copy its id into the next tabs.
 mutation OpenCart {
   openCart(input: { customerId: "customer-1" }) {
     __typename
-    ... on OpenCartSuccess { cart { id status version } position }
+    ... on OpenCartSuccess { cart { cartId status version } position }
     ... on Error { message code }
   }
 }
@@ -25,7 +25,7 @@ mutation AddItem($cartId: ID!) {
     query: `# Carts from the projection, newest first.
 query Carts {
   carts(first: 10) {
-    edges { cursor node { id customerId status itemCount total { amount currency } version } }
+    edges { cursor node { cartId customerId status itemCount total { amount currency } version } }
     pageInfo { hasNextPage endCursor }
   }
 }`,
@@ -58,7 +58,7 @@ query RecentEvents {
 # Put a cart, user or counter id in the variables below.
 query StreamHistory($id: ID!) {
   stream(id: $id) {
-    id type version
+    streamId type version
     events(first: 50) {
       edges {
         node {
@@ -77,8 +77,8 @@ query StreamHistory($id: ID!) {
   {
     query: `# Time travel: a cart as it was right after a version of its stream, rebuilt from its events.
 query CartAsOfVersion($id: ID!, $version: Int!) {
-  past: cart(id: $id, asOf: { version: $version }) { id status itemCount lines { sku quantity } version }
-  now: cart(id: $id) { id status itemCount lines { sku quantity } version }
+  past: cart(id: $id, asOf: { version: $version }) { cartId status itemCount lines { sku quantity } version }
+  now: cart(id: $id) { cartId status itemCount lines { sku quantity } version }
 }`,
     variables: `{ "id": "paste-a-cart-id-here", "version": 1 }`,
   },
@@ -87,14 +87,14 @@ query CartAsOfVersion($id: ID!, $version: Int!) {
 mutation RegisterUser {
   registerUser(input: { email: "ada@example.com", name: "Ada Lovelace" }) {
     __typename
-    ... on RegisterUserSuccess { user { id email name status version } position }
+    ... on RegisterUserSuccess { user { userId email name status version } position }
     ... on EmailAlreadyRegisteredError { email }
     ... on Error { message code }
   }
 }
 
 query Users {
-  users(first: 10) { edges { node { id email name status } } }
+  users(first: 10) { edges { node { userId email name status } } }
 }`,
   },
   {
@@ -102,7 +102,7 @@ query Users {
 mutation IncrementCounter {
   incrementCounter(input: { counterId: "visits", amount: 5 }) {
     __typename
-    ... on IncrementCounterSuccess { counter { id value version } events { type version } }
+    ... on IncrementCounterSuccess { counter { counterId value version } events { type version } }
     ... on Error { message code }
   }
 }
@@ -110,7 +110,7 @@ mutation IncrementCounter {
 mutation DecrementCounter {
   decrementCounter(input: { counterId: "visits", amount: 2 }) {
     __typename
-    ... on DecrementCounterSuccess { counter { id value version } }
+    ... on DecrementCounterSuccess { counter { counterId value version } }
     ... on CounterOutOfRangeError { value change }
     ... on Error { message code }
   }

@@ -1,15 +1,36 @@
 import { GraphQLError, Kind } from 'graphql';
-import { builder } from './builder.ts';
+import type { Builder } from './builder.ts';
 
-builder.scalarType('DateTime', {
-  description: 'An instant in time, as an ISO 8601 string with time zone, e.g. "2026-11-23T10:00:00.000Z".',
-  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
-  parseValue: (value) => parseDate(value),
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an ISO 8601 string');
-    return parseDate(ast.value);
-  },
-});
+export function registerScalars(builder: Builder): void {
+  builder.scalarType('DateTime', {
+    description: 'An instant in time, as an ISO 8601 string with time zone, e.g. "2026-11-23T10:00:00.000Z".',
+    serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
+    parseValue: (value) => parseDate(value),
+    parseLiteral: (ast) => {
+      if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be an ISO 8601 string');
+      return parseDate(ast.value);
+    },
+  });
+
+  builder.scalarType('JSON', {
+    description: 'Any JSON value: an event payload or metadata as stored.',
+    serialize: (value) => value,
+    parseValue: (value) => value,
+    parseLiteral: () => {
+      throw new GraphQLError('JSON literals are not accepted; pass JSON through a variable');
+    },
+  });
+
+  builder.scalarType('SafeInt', {
+    description: 'A whole number up to 2^53 - 1, for money totals that outgrow the 32-bit Int.',
+    serialize: (value) => checkSafeInt(Number(value)),
+    parseValue: (value) => checkSafeInt(value),
+    parseLiteral: (ast) => {
+      if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be a whole number');
+      return checkSafeInt(Number(ast.value));
+    },
+  });
+}
 
 function parseDate(value: unknown): Date {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
@@ -19,25 +40,6 @@ function parseDate(value: unknown): Date {
   if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
   return date;
 }
-
-builder.scalarType('JSON', {
-  description: 'Any JSON value: an event payload or metadata as stored.',
-  serialize: (value) => value,
-  parseValue: (value) => value,
-  parseLiteral: () => {
-    throw new GraphQLError('JSON literals are not accepted; pass JSON through a variable');
-  },
-});
-
-builder.scalarType('SafeInt', {
-  description: 'A whole number up to 2^53 - 1, for money totals that outgrow the 32-bit Int.',
-  serialize: (value) => checkSafeInt(Number(value)),
-  parseValue: (value) => checkSafeInt(value),
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be a whole number');
-    return checkSafeInt(Number(ast.value));
-  },
-});
 
 function checkSafeInt(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {

@@ -2,12 +2,17 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrate, openOrm, type Orm } from '../../src/db/orm.ts';
-import { entities } from '../../src/app/modules.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
+import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
+
+const { orm: ormSchema } = compose(modules);
 
 /** A fresh, migrated database of its own for one spec file; dropped again by `drop`. */
 export type TestDatabase = { readonly url: string; readonly name: string; drop(): Promise<void> };
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** Migrated for the app's modules unless `modules` says which (an empty list: the event store alone). */
+export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[] } = {}): Promise<TestDatabase> {
   const serverUrl = new URL(inject('databaseUrl'));
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl.toString() });
@@ -19,7 +24,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const migrator = await openOrm({ url: url.toString(), poolSize: 1, entities });
+  const schema = options.modules ? compose(options.modules).orm : ormSchema;
+  const migrator = await openOrm({ url: url.toString(), poolSize: 1, ...schema });
   await migrate(migrator);
   await migrator.close();
   return {
@@ -40,7 +46,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /** An ORM on a fresh test database. */
 export async function openTestOrm(poolSize = 10): Promise<{ orm: Orm; database: TestDatabase; close(): Promise<void> }> {
   const database = await createTestDatabase();
-  const orm = await openOrm({ url: database.url, poolSize, entities });
+  const orm = await openOrm({ url: database.url, poolSize, ...ormSchema });
   return {
     orm,
     database,

@@ -2,6 +2,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startApp, type App } from '../../src/app/app.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
+import { modules } from '../../src/app/modules.ts';
+import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export type TestServer = {
@@ -17,12 +19,13 @@ export type TestServer = {
 };
 
 /** The whole API on a free port over a fresh database, as `npm start` runs it. */
-export async function startTestServer(options: { database?: TestDatabase; logger?: Logger } = {}): Promise<TestServer> {
-  const database = options.database ?? (await createTestDatabase());
+export async function startTestServer(options: { database?: TestDatabase; logger?: Logger; modules?: readonly ModuleDefinition[] } = {}): Promise<TestServer> {
+  const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const app = await startApp({
     config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10 },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
+    modules: options.modules ?? modules,
   });
   const clients: Client[] = [];
   return {

@@ -1,0 +1,34 @@
+import type { GraphQLSchema } from 'graphql';
+import type { OrmSchema } from '../db/orm.ts';
+import type { InlineProjection } from '../eventStore/projections/projection.ts';
+import { eventStoreEntities, eventStoreMigrations } from '../eventStore/storage.ts';
+import { coreGraphiqlTabs } from '../graphql/graphiqlExamples.ts';
+import { buildSchema } from '../graphql/schema.ts';
+import type { GraphiqlTab, ModuleDefinition } from '../modules/moduleDefinition.ts';
+
+/** What the app is made of, read from a module list and nothing else. */
+export type Composition = {
+  readonly modules: readonly ModuleDefinition[];
+  readonly orm: OrmSchema;
+  readonly projections: readonly InlineProjection[];
+  readonly schema: GraphQLSchema;
+  readonly graphiqlTabs: readonly GraphiqlTab[];
+};
+
+export function compose(modules: readonly ModuleDefinition[]): Composition {
+  const names = new Set<string>();
+  for (const module of modules) {
+    if (names.has(module.name)) throw new Error(`Two modules are named ${module.name}`);
+    names.add(module.name);
+  }
+  return {
+    modules,
+    orm: {
+      entities: [...eventStoreEntities, ...modules.flatMap((m) => m.entities)],
+      migrations: [...eventStoreMigrations, ...modules.flatMap((m) => m.migrations)],
+    },
+    projections: modules.flatMap((m) => m.projections),
+    schema: buildSchema(modules.map((m) => m.graphql)),
+    graphiqlTabs: [...modules.flatMap((m) => m.graphiqlTabs ?? []), ...coreGraphiqlTabs],
+  };
+}

@@ -1,0 +1,16 @@
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import { CommandRecord } from './commands/commandRecord.ts';
+import { EventRecord } from './log/eventRecord.ts';
+import { Migration20261123000000_event_store } from './migrations/Migration20261123000000_event_store.ts';
+import { Migration20261123020000_history_indexes } from './migrations/Migration20261123020000_history_indexes.ts';
+import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
+
+/** The event store's own tables: the log and the idempotency record of commands. */
+export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord];
+
+/** Its migrations, in order; they run before any module's. */
+export const eventStoreMigrations: readonly MigrationObject[] = [
+  { name: 'Migration20261123000000_event_store', class: Migration20261123000000_event_store },
+  { name: 'Migration20261123020000_history_indexes', class: Migration20261123020000_history_indexes },
+  { name: 'Migration20261123020100_commands', class: Migration20261123020100_commands },
+];

@@ -1,0 +1,184 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { ValidationError } from '../core/errors.ts';
+import { isUuid } from '../core/ids.ts';
+import type { RecordedEvent } from '../core/message.ts';
+import { decodePosition, type LogPosition } from '../eventStore/log/position.ts';
+import {
+  type HistoryFilter,
+  matchesHistoryFilter,
+  readEvent,
+  readEventAt,
+  readHistory,
+  readStreamHead,
+  readStreamPage,
+  type StreamHead,
+} from '../eventStore/log/read.ts';
+import type { Builder } from './builder.ts';
+import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
+
+/** Page sizes of the history connections; documented in docs/history.md. */
+export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
+/** History reads each listed event type's index range separately; this keeps that bounded. */
+const MAX_HISTORY_TYPES = 50;
+
+const optionalPosition = (cursor: string | null | undefined, argument: string): LogPosition | undefined =>
+  cursor == null ? undefined : decodePosition(cursor, argument);
+
+
+export function registerHistory(builder: Builder): void {
+  builder.subscriptionField('events', (t) =>
+    t.field({
+      type: 'Event',
+      description:
+        'Every committed event matching `filter`, once each, in commit order, pushed as it commits. With `after` ' +
+        '(a position from an event), first replays everything after it, then continues live without gap or repeat: ' +
+        'resubscribe with your last position after a dropped connection. Without `after`, starts at the live head. ' +
+        'The filter may not use `from`/`to`: browse a time window with Query.events.',
+      args: {
+        after: t.arg.string({ required: false, description: 'Resume after this position.' }),
+        filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to receive.' }),
+      },
+      subscribe: (_root, args, ctx) => {
+        if (args.filter?.from != null || args.filter?.to != null) {
+          throw new ValidationError('A live feed has no time window: filter by time in Query.events', [
+            { path: args.filter.from != null ? 'filter.from' : 'filter.to', message: 'is for history only' },
+          ]);
+        }
+        const filter = toHistoryFilter(args.filter);
+        const subscription = ctx.feed.subscribe({ ...(args.after != null ? { after: decodePosition(args.after) } : {}), filter: toLogFilter(args.filter) });
+        return filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, filter);
+      },
+      resolve: (event) => event,
+    }),
+  );
+
+  builder.queryField('events', (t) =>
+    t.connection(
+      {
+        type: 'Event',
+        description:
+          'The whole event log in commit order, oldest first: the order subscriptions deliver in. Cursors are event positions, ' +
+          'the same strings Subscription.events takes as `after`, so history and live continue from one another. Page forward ' +
+          `with first/after, backward with last/before; ${HISTORY_PAGE.defaultSize} events a page by default, at most ${HISTORY_PAGE.maxSize} ` +
+          '(larger requests are cut to that). Events of transactions still running appear once every older transaction has finished.',
+        args: { filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to list; all when omitted.' }) },
+        resolve: (_root, args, ctx) => {
+          const filter = toHistoryFilter(args.filter);
+          if ((filter.types?.length ?? 0) > MAX_HISTORY_TYPES) {
+            throw new ValidationError(`filter.types lists at most ${MAX_HISTORY_TYPES} event types`, [
+              { path: 'filter.types', message: `must list at most ${MAX_HISTORY_TYPES} types` },
+            ]);
+          }
+          return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, ({ before, after, limit, inverted }) => {
+            const bounds = { after: optionalPosition(after, 'after'), before: optionalPosition(before, 'before') };
+            return readHistory(ctx.em, {
+              direction: inverted ? 'backward' : 'forward',
+              limit,
+              filter,
+              ...(bounds.after ? { after: bounds.after } : {}),
+              ...(bounds.before ? { before: bounds.before } : {}),
+            });
+          });
+        },
+      },
+      { name: 'EventConnection', description: 'A page of the event log, in commit order.' },
+      { name: 'EventEdge', description: 'One event of the log and its cursor (its position).' },
+    ),
+  );
+
+  builder.queryField('event', (t) =>
+    t.field({
+      type: 'Event',
+      nullable: true,
+      description: 'One event by its id; null when there is no such event.',
+      args: { id: t.arg.id({ description: 'The event id (a UUID), as Event.id gives it.' }) },
+      resolve: async (_root, args, ctx) => {
+        const id = String(args.id);
+        return isUuid(id) ? ((await readEvent(ctx.em, id)) ?? null) : null;
+      },
+    }),
+  );
+
+  const StreamRef = builder.node(builder.objectRef<StreamHead>('Stream'), {
+    description: "One aggregate's stream of events: its type, how far it has got, and its events in version order.",
+    id: { resolve: (stream) => stream.streamId },
+    loadOne: async (id, ctx) => (await readStreamHead(ctx.em, id)) ?? null,
+    fields: (t) => ({
+      streamId: t.exposeString('streamId', { description: 'The stream id, which is the aggregate id.' }),
+      type: t.exposeString('streamType', { description: 'The aggregate type, e.g. "Cart".' }),
+      version: t.exposeInt('version', { description: 'The current version: how many events the stream holds.' }),
+      events: t.connection(
+        {
+          type: 'Event',
+          description:
+            'The stream\'s events in version order. Cursors are event positions, as everywhere; `fromVersion`/`toVersion` ' +
+            `narrow the range (inclusive). ${HISTORY_PAGE.defaultSize} events a page by default, at most ${HISTORY_PAGE.maxSize}.`,
+          args: {
+            fromVersion: t.arg.int({ required: false, description: 'Start at this version (inclusive, 1-based).' }),
+            toVersion: t.arg.int({ required: false, description: 'End at this version (inclusive).' }),
+          },
+          resolve: (stream, args, ctx) =>
+            resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
+              const afterVersion = await versionAt(ctx.em, stream.streamId, after, 'after');
+              const beforeVersion = await versionAt(ctx.em, stream.streamId, before, 'before');
+              return readStreamPage(ctx.em, stream.streamId, {
+                direction: inverted ? 'backward' : 'forward',
+                limit,
+                ...(afterVersion !== undefined ? { afterVersion } : {}),
+                ...(beforeVersion !== undefined ? { beforeVersion } : {}),
+                ...(args.fromVersion != null ? { fromVersion: args.fromVersion } : {}),
+                ...(args.toVersion != null ? { toVersion: args.toVersion } : {}),
+              });
+            }),
+        },
+        { name: 'StreamEventConnection', description: "A page of one stream's events, in version order." },
+        { name: 'StreamEventEdge', description: 'One event of the stream and its cursor (its position).' },
+      ),
+    }),
+  });
+
+
+  builder.queryField('stream', (t) =>
+    t.field({
+      type: StreamRef,
+      nullable: true,
+      description: 'One stream (aggregate) by id, read from the log; null when it has no events.',
+      args: { id: t.arg.id({ description: 'The stream id, e.g. a cart id.' }) },
+      resolve: async (_root, args, ctx) => (await readStreamHead(ctx.em, String(args.id))) ?? null,
+    }),
+  );
+}
+
+/**
+ * The live feed filters on stream and type itself; correlation id and actor are checked here, on
+ * what it delivers. `return` goes straight to the feed subscription so an unsubscribe is immediate.
+ */
+function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, filter: HistoryFilter): AsyncIterableIterator<RecordedEvent> {
+  return {
+    async next() {
+      for (;;) {
+        const result = await source.next();
+        if (result.done || matchesHistoryFilter(filter, result.value)) return result;
+      }
+    },
+    return: () => source.return?.() ?? Promise.resolve({ done: true, value: undefined }),
+    throw: (error?: unknown) => source.throw?.(error) ?? Promise.reject(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+
+/** The stream version of the event at a cursor, which must belong to the stream. */
+async function versionAt(em: EntityManager, streamId: string, cursor: string | undefined, argument: string): Promise<number | undefined> {
+  if (cursor === undefined) return undefined;
+  const event = await readEventAt(em, decodePosition(cursor, argument));
+  if (!event || event.streamId !== streamId) {
+    throw new ValidationError(`${argument} is not the position of an event in stream ${streamId}`, [
+      { path: argument, message: 'expected a cursor from this stream' },
+    ]);
+  }
+  return event.version;
+}

@@ -1,0 +1,15 @@
+import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { cartDecider } from './cart.ts';
+import { cartGraphQL } from './graphql.ts';
+import { Migration20261123000001_carts } from './migrations/Migration20261123000001_carts.ts';
+import { CartRecord, cartProjection } from './projection.ts';
+
+/** Shopping carts: open, add and remove items, check out. */
+export const cartModule: ModuleDefinition = {
+  name: 'cart',
+  deciders: [cartDecider],
+  entities: [CartRecord],
+  projections: [cartProjection],
+  migrations: [{ name: 'Migration20261123000001_carts', class: Migration20261123000001_carts }],
+  graphql: cartGraphQL,
+};

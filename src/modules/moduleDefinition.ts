@@ -1,0 +1,29 @@
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import type { Decider } from '../core/decider.ts';
+import type { InlineProjection } from '../eventStore/projections/projection.ts';
+import type { GraphQLRegistration } from '../graphql/schema.ts';
+
+/** A ready-made operation GraphiQL opens a tab with. */
+export type GraphiqlTab = { readonly query: string; readonly variables?: string };
+
+/**
+ * Everything one aggregate brings to the app, exported by `src/modules/<name>/module.ts`. The app
+ * reads nothing of a module but this: the ORM gets its entities, the migrator its migrations (run
+ * after the event store's, in the order of the module list), the append its inline projections,
+ * the schema its GraphQL registration, GraphiQL its example tabs.
+ */
+export type ModuleDefinition = {
+  /** Unique among modules; used in logs. */
+  readonly name: string;
+  /** The aggregates' pure behaviour. */
+  readonly deciders: readonly Decider<any, any, any>[];
+  /** Read-model entities (MikroORM `defineEntity` schemas). */
+  readonly entities: readonly EntitySchema<any, any>[];
+  /** Projections that commit in the same transaction as the events, in the order they run. */
+  readonly projections: readonly InlineProjection[];
+  /** The module's own tables, as migrations named `MigrationYYYYMMDDhhmmss_what` (unique across modules). */
+  readonly migrations: readonly MigrationObject[];
+  readonly graphql: GraphQLRegistration;
+  /** GraphiQL tabs, shown in the order of the module list after the core's. */
+  readonly graphiqlTabs?: readonly GraphiqlTab[];
+};

@@ -1,0 +1,16 @@
+import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { userGraphQL } from './graphql.ts';
+import { Migration20261123030000_users } from './migrations/Migration20261123030000_users.ts';
+import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from './projection.ts';
+import { userDecider } from './user.ts';
+
+/** User registration with an email that is unique among all users. */
+export const userModule: ModuleDefinition = {
+  name: 'user',
+  deciders: [userDecider],
+  entities: [UserRecord, UserEmailRecord],
+  // The email claim runs before the users view so a taken email fails before any row is written.
+  projections: [userEmailReservation, userProjection],
+  migrations: [{ name: 'Migration20261123030000_users', class: Migration20261123030000_users }],
+  graphql: userGraphQL,
+};
