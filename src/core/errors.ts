@@ -24,12 +24,21 @@ export class ValidationError extends DomainError {
   }
 }
 
-/** A ValidationError naming `path` unless `value` is a whole number from `min` to `max`. */
-export function checkWholeNumber(path: string, value: number, min: number, max: number): ValidationError | undefined {
+/**
+ * The one way a ValidationError is made from field issues, wherever they were found (the GraphQL
+ * edge's input shapes, a decider's rules): every issue listed, and one message that names them all.
+ * Undefined when there is none.
+ */
+export function invalidInput(issues: readonly (ValidationIssue | undefined)[]): ValidationError | undefined {
+  const found = issues.filter((issue): issue is ValidationIssue => issue !== undefined);
+  if (found.length === 0) return undefined;
+  return new ValidationError(`Invalid input: ${found.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, found);
+}
+
+/** An issue naming `path` unless `value` is a whole number from `min` to `max`. */
+export function wholeNumberIssue(path: string, value: number, min: number, max: number): ValidationIssue | undefined {
   if (Number.isInteger(value) && value >= min && value <= max) return undefined;
-  return new ValidationError(`${path} must be a whole number from ${min} to ${max}`, [
-    { path, message: `must be a whole number from ${min} to ${max}, got ${value}` },
-  ]);
+  return { path, message: `must be a whole number from ${min} to ${max}, got ${value}` };
 }
 
 /** The addressed thing does not exist (an unknown cart, an unknown stream). */

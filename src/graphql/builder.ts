@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
-import { type DomainError, ValidationError } from '../core/errors.ts';
+import { type DomainError, invalidInput } from '../core/errors.ts';
 import type { RecordedEvent } from '../core/message.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -32,11 +32,7 @@ export function createBuilder() {
     defaultFieldNullability: false,
     defaultInputFieldRequiredness: true,
     validation: {
-      validationError: (result) =>
-        new ValidationError(
-          `Invalid input: ${result.issues.map((issue) => `${issuePath(issue.path)} ${issue.message}`).join('; ')}`,
-          result.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message })),
-        ),
+      validationError: (result) => invalidInput(result.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }))) ?? 'Invalid input',
     },
     relay: {
       clientMutationId: 'omit',

@@ -14,7 +14,7 @@ import { idShape } from './inputShapes.ts';
 import { perSchema } from './perSchema.ts';
 
 type Types = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>;
-type Row = { readonly id: string };
+type Row = { readonly id: string; readonly version: number };
 
 /** `asOf` for a single-aggregate query: exactly one of a version or an instant. */
 const asOfInput = perSchema((builder) =>
@@ -55,6 +55,7 @@ export function readModelNode<V extends Row>(
     loadOne: async (id, ctx) => ((await ctx.em.findOne(options.entity, id as never)) as V | null) ?? null,
     fields: (t) => ({
       [`${options.noun}Id`]: t.string({ description: `The ${options.noun} id, which is also its stream id.`, resolve: (row) => row.id }),
+      version: t.int({ description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.', resolve: (row) => row.version }),
       ...options.fields(t),
     }),
   }) as unknown as ObjectRef<Types, V>;
@@ -138,7 +139,7 @@ export function keysetListing<V extends Row, F extends object = never>(
  * between the two; events the row already reflects are skipped by version. Later rows come from the
  * view's own pure `evolve`, so following a live aggregate costs no database work per event.
  */
-export function readModelSubscription<E extends Event, V extends Row & { readonly version: number }>(
+export function readModelSubscription<E extends Event, V extends Row>(
   builder: Builder,
   aggregate: { readonly view: StreamView<V, E>; readonly ref: ObjectRef<Types, V>; readonly noun: string },
   options: { description: string },
@@ -157,7 +158,7 @@ export function readModelSubscription<E extends Event, V extends Row & { readonl
   );
 }
 
-async function* liveView<E extends Event, V extends Row & { readonly version: number }>(
+async function* liveView<E extends Event, V extends Row>(
   events: FeedSubscription,
   em: EntityManager,
   view: StreamView<V, E>,

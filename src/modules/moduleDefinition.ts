@@ -24,6 +24,16 @@ export type ModuleDefinition = {
   /** The module's own tables, as migrations named `MigrationYYYYMMDDhhmmss_what` (unique across modules). */
   readonly migrations: readonly MigrationObject[];
   readonly graphql: GraphQLRegistration;
-  /** GraphiQL tabs, shown in the order of the module list after the core's. */
+  /** GraphiQL tabs, shown in the order of the module list, before the core's. */
   readonly graphiqlTabs?: readonly GraphiqlTab[];
+  // Reserved for what the next issues add per module; typed `never` until the app reads them, so
+  // nothing can be set that would silently do nothing.
+  /** Who may run each command and read each stream ("Identities, permissions and limits"). */
+  readonly policy?: never;
+  /** Checkpointed consumers of the log ("Processors"). */
+  readonly processors?: never;
+  /** Event payload upcasters, version n to n + 1 ("Evolve a running system"). */
+  readonly upcasters?: never;
+  /** Snapshot every N events, per decider ("Evolve a running system"). */
+  readonly snapshots?: never;
 };

@@ -1,7 +1,7 @@
 import type { Command, Event } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { checkWholeNumber, DomainError, IllegalStateError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { DomainError, IllegalStateError, invalidInput, NotFoundError, wholeNumberIssue } from '../../core/errors.ts';
 
 /** Money as integer minor units (cents) so totals never suffer from floating point. */
 export type Money = { readonly amount: number; readonly currency: string };
@@ -140,7 +140,7 @@ export function cartTotal(lines: Iterable<CartLine>): { amount: number; itemCoun
   return { amount, itemCount };
 }
 
-const checkQuantity = (quantity: number) => checkWholeNumber('quantity', quantity, 1, MAX_QUANTITY);
+const quantityIssue = (quantity: number) => wholeNumberIssue('quantity', quantity, 1, MAX_QUANTITY);
 
 export function decide(command: CartCommand, state: CartState): readonly CartEvent[] | DomainError {
   switch (command.type) {
@@ -152,13 +152,9 @@ export function decide(command: CartCommand, state: CartState): readonly CartEve
       const { cartId, sku, name, unitPrice, quantity } = command.data;
       if (state.status === 'Empty') return new NotFoundError('Cart', cartId);
       if (state.status === 'CheckedOut') return new CartAlreadyCheckedOutError(cartId);
-      const invalid = checkQuantity(quantity);
+      // Both rules at once, so a client fixing its input sees every problem in one answer.
+      const invalid = invalidInput([quantityIssue(quantity), wholeNumberIssue('unitPrice.amount', unitPrice.amount, 0, MAX_UNIT_PRICE)]);
       if (invalid) return invalid;
-      if (!Number.isInteger(unitPrice.amount) || unitPrice.amount < 0 || unitPrice.amount > MAX_UNIT_PRICE) {
-        return new ValidationError(`unitPrice.amount must be a whole number of minor units from 0 to ${MAX_UNIT_PRICE}`, [
-          { path: 'unitPrice.amount', message: `must be a whole number from 0 to ${MAX_UNIT_PRICE}, got ${unitPrice.amount}` },
-        ]);
-      }
       const lines = Object.values(state.lines);
       const otherCurrency = lines.find((line) => line.unitPrice.currency !== unitPrice.currency);
       if (otherCurrency) {
@@ -169,7 +165,7 @@ export function decide(command: CartCommand, state: CartState): readonly CartEve
         return new CartPriceMismatchError(cartId, sku, `Item ${sku} is already in cart ${cartId} at ${existing.unitPrice.amount} ${existing.unitPrice.currency}`);
       }
       if (existing && existing.quantity + quantity > MAX_QUANTITY) {
-        return new ValidationError(`A cart line holds at most ${MAX_QUANTITY} items`, [{ path: 'quantity', message: `would exceed ${MAX_QUANTITY}` }]);
+        return invalidInput([{ path: 'quantity', message: `would take the line above ${MAX_QUANTITY} items` }])!;
       }
       return [{ type: 'CartItemAdded', data: { sku, name, unitPrice, quantity } }];
     }
@@ -177,7 +173,7 @@ export function decide(command: CartCommand, state: CartState): readonly CartEve
       const { cartId, sku, quantity } = command.data;
       if (state.status === 'Empty') return new NotFoundError('Cart', cartId);
       if (state.status === 'CheckedOut') return new CartAlreadyCheckedOutError(cartId);
-      const invalid = checkQuantity(quantity);
+      const invalid = invalidInput([quantityIssue(quantity)]);
       if (invalid) return invalid;
       const inCart = state.lines[sku]?.quantity ?? 0;
       if (inCart < quantity) return new ItemNotInCartError(cartId, sku, quantity, inCart);

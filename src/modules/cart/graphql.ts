@@ -73,7 +73,6 @@ export function cartGraphQL(builder: Builder): void {
         description: 'Sum of the line totals; null until the first item sets the currency.',
         resolve: (cart) => (cart.currency ? { amount: Number(cart.total), currency: cart.currency } : null),
       }),
-      version: t.exposeInt('version', { description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.' }),
       openedAt: t.field({ type: 'DateTime', description: 'When the cart was opened.', resolve: (cart) => cart.openedAt }),
       updatedAt: t.field({ type: 'DateTime', description: 'When the cart last changed.', resolve: (cart) => cart.updatedAt }),
       checkedOutAt: t.field({ type: 'DateTime', nullable: true, description: 'When the cart was checked out; null while it is open.', resolve: (cart) => cart.checkedOutAt }),

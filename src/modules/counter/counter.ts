@@ -1,7 +1,7 @@
 import type { Command, Event } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { checkWholeNumber, DomainError, IllegalStateError, NotFoundError } from '../../core/errors.ts';
+import { DomainError, invalidInput, wholeNumberIssue, IllegalStateError, NotFoundError } from '../../core/errors.ts';
 
 /**
  * A counter, the design documents' first example, with the rules a real one needs:
@@ -80,7 +80,7 @@ export const MAX_STEP = 1_000_000;
 /** Largest value: 2^53 - 1, the largest integer JSON and the SafeInt scalar carry exactly. */
 export const MAX_COUNTER_VALUE = Number.MAX_SAFE_INTEGER;
 
-const checkAmount = (amount: number) => checkWholeNumber('amount', amount, 1, MAX_STEP);
+const checkAmount = (amount: number) => invalidInput([wholeNumberIssue('amount', amount, 1, MAX_STEP)]);
 
 export function decide(command: CounterCommand, state: CounterState): readonly CounterEvent[] | DomainError {
   switch (command.type) {

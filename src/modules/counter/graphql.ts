@@ -17,7 +17,6 @@ export function counterGraphQL(builder: Builder): void {
     fields: (t) => ({
       value: t.field({ type: 'SafeInt', description: `The current value, 0 to ${MAX_COUNTER_VALUE}.`, resolve: (counter) => Number(counter.value) }),
       resetCount: t.exposeInt('resetCount', { description: 'How many times the counter was reset.' }),
-      version: t.exposeInt('version', { description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.' }),
       createdAt: t.field({ type: 'DateTime', description: 'When the first increment was recorded.', resolve: (counter) => counter.createdAt }),
       updatedAt: t.field({ type: 'DateTime', description: 'When the latest event was recorded.', resolve: (counter) => counter.updatedAt }),
     }),

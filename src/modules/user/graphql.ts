@@ -40,7 +40,6 @@ export function userGraphQL(builder: Builder): void {
       email: t.exposeString('email', { description: 'The email address, trimmed and in lower case; unique among all users.' }),
       name: t.exposeString('name', { description: 'The display name.' }),
       status: t.field({ type: UserStatusEnum, description: 'ACTIVE or DEACTIVATED.', resolve: (user) => user.status }),
-      version: t.exposeInt('version', { description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.' }),
       registeredAt: t.field({ type: 'DateTime', description: 'When the user registered.', resolve: (user) => user.registeredAt }),
       updatedAt: t.field({ type: 'DateTime', description: 'When the latest event was recorded.', resolve: (user) => user.updatedAt }),
       deactivatedAt: t.field({ type: 'DateTime', nullable: true, description: 'When the user was deactivated; null while active.', resolve: (user) => user.deactivatedAt }),

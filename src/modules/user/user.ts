@@ -1,7 +1,7 @@
 import type { Command, Event } from '../../core/message.ts';
 import { assertNever } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { DomainError, IllegalStateError, NotFoundError, ValidationError, type ValidationIssue } from '../../core/errors.ts';
+import { DomainError, IllegalStateError, invalidInput, NotFoundError, type ValidationIssue } from '../../core/errors.ts';
 
 /**
  * User registration, the design documents' second example.
@@ -110,12 +110,6 @@ export function nameIssue(name: string): ValidationIssue | undefined {
   return undefined;
 }
 
-function invalid(issues: (ValidationIssue | undefined)[]): ValidationError | undefined {
-  const found = issues.filter((issue): issue is ValidationIssue => issue !== undefined);
-  if (found.length === 0) return undefined;
-  return new ValidationError(`Invalid input: ${found.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`, found);
-}
-
 export function decide(command: UserCommand, state: UserState): readonly UserEvent[] | DomainError {
   switch (command.type) {
     case 'RegisterUser': {
@@ -123,7 +117,7 @@ export function decide(command: UserCommand, state: UserState): readonly UserEve
       if (state.status !== 'Unregistered') return new UserAlreadyRegisteredError(userId);
       const email = normaliseEmail(command.data.email);
       const name = command.data.name.trim();
-      const error = invalid([emailIssue(email), nameIssue(name)]);
+      const error = invalidInput([emailIssue(email), nameIssue(name)]);
       if (error) return error;
       return [{ type: 'UserRegistered', data: { userId, email, name } }];
     }
@@ -132,7 +126,7 @@ export function decide(command: UserCommand, state: UserState): readonly UserEve
       if (state.status === 'Unregistered') return new NotFoundError('User', userId);
       if (state.status === 'Deactivated') return new UserDeactivatedError(userId);
       const name = command.data.name.trim();
-      const error = invalid([nameIssue(name)]);
+      const error = invalidInput([nameIssue(name)]);
       if (error) return error;
       return [{ type: 'UserRenamed', data: { name, previousName: state.name } }];
     }
