@@ -1,25 +1,53 @@
 /**
- * Ready-made operations GraphiQL opens with, so a new user can try the API in a click. GraphiQL
- * names each tab after its first operation; a unit spec validates every tab against the schema.
+ * Ready-made operations GraphiQL opens with, so a new user can try the API in a click. They follow
+ * the tour in README.md ("A first session in GraphiQL"), in its order, one operation per tab (GraphiQL
+ * names a tab after it), with the variables filled in: the ids are fixed (cart `cart-1`), so the tabs
+ * run one after another as they are. A unit spec validates every tab against the schema and checks the
+ * order against the README; an e2e spec runs them in order.
  */
 export const graphiqlTabs: { query: string; variables?: string }[] = [
   {
-    query: `# Open a cart, then copy its id into the next tabs.
-mutation OpenCart {
-  openCart(input: { customerId: "customer-1" }) {
+    query: `# Open a cart. The next tabs use its id, cart-1.
+mutation OpenCart($cartId: ID, $customerId: String!) {
+  openCart(input: { cartId: $cartId, customerId: $customerId }) {
     __typename
     ... on OpenCartSuccess { cart { id status version } position }
-    ... on Error { message code }
-  }
-}
-
-mutation AddItem($cartId: ID!) {
-  addItemToCart(input: { cartId: $cartId, sku: "SKU-1", name: "Coffee beans", unitPrice: { amount: 1299, currency: "EUR" }, quantity: 2 }) {
-    __typename
-    ... on AddItemToCartSuccess { cart { itemCount total { amount currency } version } events { type version position } }
-    ... on Error { message code }
+    ... on Error { code message }
   }
 }`,
+    variables: `{ "cartId": "cart-1", "customerId": "alice" }`,
+  },
+  {
+    query: `# Put two bags of coffee in it. Money is integer minor units: 1299 EUR is 12.99 EUR.
+mutation AddItemToCart($cartId: ID!) {
+  addItemToCart(input: { cartId: $cartId, sku: "COFFEE", name: "Coffee beans", unitPrice: { amount: 1299, currency: "EUR" }, quantity: 2 }) {
+    __typename
+    ... on AddItemToCartSuccess { cart { itemCount total { amount currency } version } events { type version position } }
+    ... on Error { code message }
+  }
+}`,
+    variables: `{ "cartId": "cart-1" }`,
+  },
+  {
+    query: `# Live: every cart event as it commits. Run it, then run AddItemToCart again in its tab.
+subscription LiveCartEvents {
+  events(filter: { streamType: "Cart" }) {
+    __typename type streamId version position recordedAt
+    ... on CartItemAdded { sku quantity unitPrice { amount currency } }
+  }
+}`,
+  },
+  {
+    query: `# Take one bag out again. Try a sku the cart does not hold: that is an ItemNotInCartError.
+mutation RemoveItemFromCart($cartId: ID!, $sku: String!) {
+  removeItemFromCart(input: { cartId: $cartId, sku: $sku, quantity: 1 }) {
+    __typename
+    ... on RemoveItemFromCartSuccess { cart { itemCount lines { sku quantity } version } position }
+    ... on ItemNotInCartError { sku quantityInCart requestedQuantity }
+    ... on Error { code message }
+  }
+}`,
+    variables: `{ "cartId": "cart-1", "sku": "COFFEE" }`,
   },
   {
     query: `# Carts from the projection, newest first.
@@ -27,15 +55,6 @@ query Carts {
   carts(first: 10) {
     edges { cursor node { id customerId status itemCount total { amount currency } version } }
     pageInfo { hasNextPage endCursor }
-  }
-}`,
-  },
-  {
-    query: `# Live: every cart event as it commits. Run it, then add an item in another tab.
-subscription LiveCartEvents {
-  events(filter: { streamType: "Cart" }) {
-    __typename type streamId version position recordedAt
-    ... on CartItemAdded { sku quantity unitPrice { amount currency } }
   }
 }`,
   },
@@ -55,7 +74,7 @@ query RecentEvents {
   },
   {
     query: `# One aggregate's history: every event of its stream, in version order.
-# Put a cart, user or counter id in the variables below.
+# Any cart, user or counter id works in the variables below.
 query StreamHistory($id: ID!) {
   stream(id: $id) {
     id type version
@@ -72,48 +91,49 @@ query StreamHistory($id: ID!) {
     }
   }
 }`,
-    variables: `{ "id": "paste-an-id-here" }`,
+    variables: `{ "id": "cart-1" }`,
   },
   {
-    query: `# Time travel: a cart as it was right after a version of its stream, rebuilt from its events.
+    query: `# Time travel: the cart as it was right after a version of its stream, rebuilt from its events.
 query CartAsOfVersion($id: ID!, $version: Int!) {
   past: cart(id: $id, asOf: { version: $version }) { id status itemCount lines { sku quantity } version }
   now: cart(id: $id) { id status itemCount lines { sku quantity } version }
 }`,
-    variables: `{ "id": "paste-a-cart-id-here", "version": 1 }`,
+    variables: `{ "id": "cart-1", "version": 2 }`,
   },
   {
-    query: `# Users: an email belongs to one user only; try registering it twice.
-mutation RegisterUser {
-  registerUser(input: { email: "ada@example.com", name: "Ada Lovelace" }) {
+    query: `# Users: an email belongs to one user only. Run it twice: the second is an EmailAlreadyRegisteredError.
+mutation RegisterUser($email: String!, $name: String!) {
+  registerUser(input: { email: $email, name: $name }) {
     __typename
     ... on RegisterUserSuccess { user { id email name status version } position }
     ... on EmailAlreadyRegisteredError { email }
-    ... on Error { message code }
+    ... on Error { code message }
   }
-}
-
-query Users {
-  users(first: 10) { edges { node { id email name status } } }
 }`,
+    variables: `{ "email": "ada@example.com", "name": "Ada Lovelace" }`,
   },
   {
-    query: `# Counters exist from their first increment and never go below zero.
-mutation IncrementCounter {
-  incrementCounter(input: { counterId: "visits", amount: 5 }) {
+    query: `# Counters exist from their first increment.
+mutation IncrementCounter($counterId: ID!) {
+  incrementCounter(input: { counterId: $counterId, amount: 5 }) {
     __typename
     ... on IncrementCounterSuccess { counter { id value version } events { type version } }
-    ... on Error { message code }
+    ... on Error { code message }
   }
-}
-
-mutation DecrementCounter {
-  decrementCounter(input: { counterId: "visits", amount: 2 }) {
+}`,
+    variables: `{ "counterId": "visits" }`,
+  },
+  {
+    query: `# A counter never goes below zero: decrement by more than its value for a CounterOutOfRangeError.
+mutation DecrementCounter($counterId: ID!) {
+  decrementCounter(input: { counterId: $counterId, amount: 2 }) {
     __typename
     ... on DecrementCounterSuccess { counter { id value version } }
     ... on CounterOutOfRangeError { value change }
-    ... on Error { message code }
+    ... on Error { code message }
   }
 }`,
+    variables: `{ "counterId": "visits" }`,
   },
 ];
