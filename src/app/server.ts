@@ -18,6 +18,7 @@ import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.
 import type { Logger } from '../core/logger.ts';
 import { inlineProjections } from './modules.ts';
 import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
+import { useStorableStrings } from '../graphql/storableStrings.ts';
 
 export type ServerDeps = {
   readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
@@ -92,6 +93,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
       makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
     maskedErrors: { maskError },
+    plugins: [useStorableStrings()],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
