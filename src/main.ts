@@ -17,7 +17,6 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, logger);
   const source = database.embedded ? `embedded PostgreSQL (data in ${config.embeddedDataDir})` : 'DATABASE_URL';
-  logger.info('database ready', { database: redactUrl(database.url), source });
 
   let app;
   try {
@@ -26,8 +25,8 @@ async function main(): Promise<void> {
     await database.embedded?.stop();
     throw error;
   }
-  logger.info('API ready', { url: app.server.url, graphiql: config.graphiql ? app.server.url : 'disabled', subscriptions: app.server.wsUrl });
-  process.stdout.write(`\n  GraphQL API:  ${app.server.url}${config.graphiql ? '   (open it in a browser for GraphiQL)' : ''}\n  WebSocket:    ${app.server.wsUrl}\n  Database:     ${redactUrl(database.url)} — ${source}\n\n`);
+  // Only now has the app connected: startApp opened the pool, ran the migrations and the feed's LISTEN.
+  logger.info('database ready', { database: redactUrl(database.url), source });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -50,6 +49,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  // Announced last, once a signal would already shut down cleanly: whoever waits for this line may stop us at once.
+  logger.info('API ready', { url: app.server.url, graphiql: config.graphiql ? app.server.url : 'disabled', subscriptions: app.server.wsUrl });
+  process.stdout.write(`\n  GraphQL API:  ${app.server.url}${config.graphiql ? '   (open it in a browser for GraphiQL)' : ''}\n  WebSocket:    ${app.server.wsUrl}\n  Database:     ${redactUrl(database.url)} — ${source}\n\n`);
 }
 
 main().catch((error) => {

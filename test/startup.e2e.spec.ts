@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../src/db/embeddedPostgres.ts';
 import { runServerProcess, startServerProcess } from './support/process.ts';
 
 let workDir: string;
@@ -60,3 +63,56 @@ describe('starting and stopping the service as `npm start` does', () => {
     }
   });
 });
+
+describe('the start-up log', () => {
+  const messages = (output: string) =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { message: string }).message);
+
+  it('says "database ready" only after it has connected and migrated, with where the database is', async () => {
+    const database = await createEmptyDatabase();
+    try {
+      const server = await startServerProcess({ PORT: '0', DATABASE_URL: database.url });
+      server.child.kill('SIGTERM');
+      expect(await server.exited, server.output()).toBe(0);
+      const logged = messages(server.output());
+      expect(logged.indexOf('applied migrations')).toBeGreaterThanOrEqual(0);
+      expect(logged.indexOf('database ready')).toBeGreaterThan(logged.indexOf('applied migrations'));
+      expect(logged.indexOf('API ready')).toBeGreaterThan(logged.indexOf('database ready'));
+      const ready = server.output().split('\n').find((line) => line.includes('"database ready"'))!;
+      expect(JSON.parse(ready)).toMatchObject({ level: 'info', source: 'DATABASE_URL', database: expect.stringContaining(database.name) });
+      expect(ready).not.toContain(':postgres@'); // the password stays redacted
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('never says "database ready" when the database cannot be reached', async () => {
+    const port = await freePort(); // nothing listens there
+    const { code, output } = await runServerProcess({ PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/absent` });
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/Failed to start/);
+    expect(messages(output)).not.toContain('database ready');
+  });
+});
+
+/** A database on the test server with nothing in it, so the API's start applies every migration. */
+async function createEmptyDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const serverUrl = inject('databaseUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), name, drop: () => admin(`drop database if exists ${name} with (force)`) };
+}

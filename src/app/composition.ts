@@ -2,7 +2,6 @@ import type { GraphQLSchema } from 'graphql';
 import type { OrmSchema } from '../db/orm.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import { eventStoreEntities, eventStoreMigrations } from '../eventStore/storage.ts';
-import { coreGraphiqlTabs } from '../graphql/graphiqlExamples.ts';
 import { buildSchema } from '../graphql/schema.ts';
 import type { GraphiqlTab, ModuleDefinition } from '../modules/moduleDefinition.ts';
 
@@ -29,6 +28,6 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
     },
     projections: modules.flatMap((m) => m.projections),
     schema: buildSchema(modules.map((m) => m.graphql)),
-    graphiqlTabs: [...modules.flatMap((m) => m.graphiqlTabs ?? []), ...coreGraphiqlTabs],
+    graphiqlTabs: modules.flatMap((m) => m.graphiqlTabs ?? []),
   };
 }

@@ -17,6 +17,7 @@ import type { Composition } from './composition.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import type { Logger } from '../core/logger.ts';
+import { useStorableStrings } from '../graphql/storableStrings.ts';
 
 export type ServerDeps = {
   readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
@@ -90,6 +91,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
       makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
     maskedErrors: { maskError },
+    plugins: [useStorableStrings()],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),

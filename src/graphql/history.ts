@@ -16,14 +16,15 @@ import {
 } from '../eventStore/log/read.ts';
 import type { Builder } from './builder.ts';
 import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
+import { handedOutPosition, subscribeAfter } from './cursors.ts';
 
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
 /** History reads each listed event type's index range separately; this keeps that bounded. */
 const MAX_HISTORY_TYPES = 50;
 
-const optionalPosition = (cursor: string | null | undefined, argument: string): LogPosition | undefined =>
-  cursor == null ? undefined : decodePosition(cursor, argument);
+const optionalPosition = async (em: EntityManager, cursor: string | null | undefined, argument: string): Promise<LogPosition | undefined> =>
+  cursor == null ? undefined : handedOutPosition(em, cursor, argument);
 
 
 export function registerHistory(builder: Builder): void {
@@ -39,14 +40,14 @@ export function registerHistory(builder: Builder): void {
         after: t.arg.string({ required: false, description: 'Resume after this position.' }),
         filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to receive.' }),
       },
-      subscribe: (_root, args, ctx) => {
+      subscribe: async (_root, args, ctx) => {
         if (args.filter?.from != null || args.filter?.to != null) {
           throw new ValidationError('A live feed has no time window: filter by time in Query.events', [
             { path: args.filter.from != null ? 'filter.from' : 'filter.to', message: 'is for history only' },
           ]);
         }
         const filter = toHistoryFilter(args.filter);
-        const subscription = ctx.feed.subscribe({ ...(args.after != null ? { after: decodePosition(args.after) } : {}), filter: toLogFilter(args.filter) });
+        const subscription = await subscribeAfter(ctx, args.after ?? undefined, toLogFilter(args.filter));
         return filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, filter);
       },
       resolve: (event) => event,
@@ -70,8 +71,8 @@ export function registerHistory(builder: Builder): void {
               { path: 'filter.types', message: `must list at most ${MAX_HISTORY_TYPES} types` },
             ]);
           }
-          return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, ({ before, after, limit, inverted }) => {
-            const bounds = { after: optionalPosition(after, 'after'), before: optionalPosition(before, 'before') };
+          return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
+            const bounds = { after: await optionalPosition(ctx.em, after, 'after'), before: await optionalPosition(ctx.em, before, 'before') };
             return readHistory(ctx.em, {
               direction: inverted ? 'backward' : 'forward',
               limit,

@@ -24,7 +24,7 @@ export type ModuleDefinition = {
   /** The module's own tables, as migrations named `MigrationYYYYMMDDhhmmss_what` (unique across modules). */
   readonly migrations: readonly MigrationObject[];
   readonly graphql: GraphQLRegistration;
-  /** GraphiQL tabs, shown in the order of the module list, before the core's. */
+  /** GraphiQL tabs, shown in the order of the module list. */
   readonly graphiqlTabs?: readonly GraphiqlTab[];
   // Reserved for what the next issues add per module; typed `never` until the app reads them, so
   // nothing can be set that would silently do nothing.

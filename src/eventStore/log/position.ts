@@ -18,15 +18,32 @@ export function encodePosition(position: LogPosition): string {
 }
 
 const FORMAT = /^([0-9a-z]{1,13})_([0-9a-z]{1,13})$/;
+/** Both parts are stored as 64-bit integers (xid8, bigint); no handed-out position comes near this. */
+const MAX_PART = 2n ** 63n - 1n;
 
+/**
+ * The position a cursor string names. Only the form the server writes is taken: base 36 without
+ * leading zeros, each part within a 64-bit integer. Whether the position was ever handed out (is an
+ * event's, or the log's start) needs the log; `isEventPosition` in read.ts answers that.
+ */
 export function decodePosition(cursor: string, argument = 'after'): LogPosition {
   const match = FORMAT.exec(cursor);
-  if (!match) {
-    throw new ValidationError(`${argument} is not a position this API handed out: "${cursor}"`, [
-      { path: argument, message: 'expected a position string from an event or page info' },
-    ]);
+  const position = match ? { transactionId: parseBase36(match[1]!), globalPosition: parseBase36(match[2]!) } : undefined;
+  if (!position || position.transactionId > MAX_PART || position.globalPosition > MAX_PART || encodePosition(position) !== cursor) {
+    throw notHandedOut(cursor, argument);
   }
-  return { transactionId: parseBase36(match[1]!), globalPosition: parseBase36(match[2]!) };
+  return position;
+}
+
+/** The refusal of a cursor the server did not hand out, naming the argument it came in. */
+export function notHandedOut(cursor: string, argument: string): ValidationError {
+  return new ValidationError(`${argument} is not a position this API handed out: "${cursor}"`, [
+    { path: argument, message: 'expected the position of an event (Event.position, a cursor, or a FEED_CLOSED resumeAfter)' },
+  ]);
+}
+
+export function isLogStart(position: LogPosition): boolean {
+  return position.transactionId === LOG_START.transactionId && position.globalPosition === LOG_START.globalPosition;
 }
 
 function parseBase36(digits: string): bigint {

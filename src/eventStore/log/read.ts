@@ -223,3 +223,17 @@ export async function readStreamAsOf(em: EntityManager, streamId: string, asOf: 
   );
   return rows.map(toRecordedEvent);
 }
+
+/**
+ * Whether an event has this position: what tells a position the server handed out from a made-up
+ * one. One probe of the (transaction_id, global_position) index; events are never deleted, so a
+ * position once handed out stays an event's.
+ */
+export async function isEventPosition(em: EntityManager, position: LogPosition): Promise<boolean> {
+  const [row] = await query<{ found: boolean }>(
+    em,
+    'select exists (select 1 from events where transaction_id = $1::text::xid8 and global_position = $2::bigint) as found',
+    [position.transactionId.toString(), position.globalPosition.toString()],
+  );
+  return row?.found === true;
+}

@@ -1,4 +1,5 @@
 import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { cartGraphiqlTabs } from './graphiql.ts';
 import { cartDecider } from './cart.ts';
 import { cartGraphQL } from './graphql.ts';
 import { Migration20261123000001_carts } from './migrations/Migration20261123000001_carts.ts';
@@ -12,4 +13,5 @@ export const cartModule: ModuleDefinition = {
   projections: [cartProjection],
   migrations: [{ name: 'Migration20261123000001_carts', class: Migration20261123000001_carts }],
   graphql: cartGraphQL,
+  graphiqlTabs: cartGraphiqlTabs,
 };

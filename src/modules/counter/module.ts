@@ -1,4 +1,5 @@
 import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { counterGraphiqlTabs } from './graphiql.ts';
 import { counterDecider } from './counter.ts';
 import { counterGraphQL } from './graphql.ts';
 import { Migration20261123040000_counters } from './migrations/Migration20261123040000_counters.ts';
@@ -12,4 +13,5 @@ export const counterModule: ModuleDefinition = {
   projections: [counterProjection],
   migrations: [{ name: 'Migration20261123040000_counters', class: Migration20261123040000_counters }],
   graphql: counterGraphQL,
+  graphiqlTabs: counterGraphiqlTabs,
 };

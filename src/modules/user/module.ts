@@ -1,4 +1,5 @@
 import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { userGraphiqlTabs } from './graphiql.ts';
 import { userGraphQL } from './graphql.ts';
 import { Migration20261123030000_users } from './migrations/Migration20261123030000_users.ts';
 import { UserEmailRecord, UserRecord, userEmailReservation, userProjection } from './projection.ts';
@@ -13,4 +14,5 @@ export const userModule: ModuleDefinition = {
   projections: [userEmailReservation, userProjection],
   migrations: [{ name: 'Migration20261123030000_users', class: Migration20261123030000_users }],
   graphql: userGraphQL,
+  graphiqlTabs: userGraphiqlTabs,
 };

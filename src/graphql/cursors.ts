@@ -1,0 +1,49 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DomainError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { FeedClosedError, type FeedSubscription, type LogFeed } from '../eventStore/feed/feed.ts';
+import { decodePosition, isLogStart, type LogPosition, notHandedOut } from '../eventStore/log/position.ts';
+import { isEventPosition, type LogFilter } from '../eventStore/log/read.ts';
+
+/*
+ * What "a position the server handed out" means. Positions reach clients as an event's position
+ * (Event.position, edge cursors, page info, a mutation's `position`) and, from the live feed, as
+ * FEED_CLOSED's `resumeAfter`: where the subscription stood, which is the last event it delivered, the
+ * event it resumed after, the head it started at, or — a subscription that began on an empty log —
+ * the log's start, "0_0" (also what /health reports as the feed's position then). So a cursor is taken
+ * when it is in the form the server writes and names either the log's start or an event. Events are
+ * never deleted, so whatever was handed out stays accepted; anything else is a VALIDATION error.
+ */
+
+/** The position a history cursor names, refused unless the server handed it out. */
+export async function handedOutPosition(em: EntityManager, cursor: string, argument: string): Promise<LogPosition> {
+  const position = decodePosition(cursor, argument);
+  if (isLogStart(position) || (await isEventPosition(em, position))) return position;
+  throw notHandedOut(cursor, argument);
+}
+
+/**
+ * A feed subscription after `cursor` (from the live head without one), refused unless the server
+ * handed the cursor out. The feed is asked first, so a feed that is reconnecting answers FEED_CLOSED at
+ * once; a check the database cannot answer is a FEED_CLOSED too, since resubscribing is the remedy.
+ */
+export async function subscribeAfter(
+  ctx: { readonly em: EntityManager; readonly feed: LogFeed; readonly logger: Logger },
+  cursor: string | undefined,
+  filter: LogFilter,
+): Promise<FeedSubscription> {
+  if (cursor === undefined) return ctx.feed.subscribe({ filter });
+  const after = decodePosition(cursor, 'after');
+  const subscription = ctx.feed.subscribe({ after, filter });
+  if (isLogStart(after)) return subscription;
+  try {
+    if (await isEventPosition(ctx.em, after)) return subscription;
+  } catch (error) {
+    subscription.end();
+    if (error instanceof DomainError) throw error;
+    ctx.logger.warn('could not check a subscription cursor; refusing it as FEED_CLOSED', { error });
+    throw new FeedClosedError('The event feed could not read the log; resubscribe with `after` set to the last position you received', { cause: error, resumeAfter: after });
+  }
+  subscription.end();
+  throw notHandedOut(cursor, 'after');
+}
