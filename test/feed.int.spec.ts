@@ -301,3 +301,34 @@ describe('the log feed', () => {
     resumed.end();
   });
 });
+
+/** Uses up transaction ids until the next one handed out is at least `target`. */
+async function useTransactionIdsUntil(target: bigint): Promise<void> {
+  const connection = orm.em.fork().getConnection();
+  for (;;) {
+    const [row] = await connection.execute<{ xid: string }[]>('select pg_current_xact_id()::text as xid');
+    const missing = target - BigInt(row!.xid) - 1n;
+    if (missing <= 0n) return;
+    // Each subtransaction that writes takes a transaction id of its own: thousands per statement.
+    const count = missing < 100_000n ? Number(missing) : 100_000;
+    await connection.execute(`do $$ begin
+      create temp table if not exists used_transaction_ids (n int);
+      for i in 1..${count} loop begin insert into used_transaction_ids values (i); exception when others then null; end; end loop;
+    end $$`);
+  }
+}
+
+describe('where a follower starts', () => {
+  it('is the newest event, also when transaction ids have just gained a digit', async () => {
+    // Compared as text, transaction id 999 comes after 1000: the start must compare them as numbers.
+    const [row] = await orm.em.fork().getConnection().execute<{ xid: string }[]>('select pg_current_xact_id()::text as xid');
+    const nextPowerOfTen = 10n ** BigInt(row!.xid.length);
+    await useTransactionIdsUntil(nextPowerOfTen - 10n);
+    const [older] = await append('digits-older', ['A']);
+    await useTransactionIdsUntil(nextPowerOfTen);
+    const [newest] = await append('digits-newest', ['B']);
+    expect(String(older!.transactionId).length).toBeLessThan(String(newest!.transactionId).length);
+    const feed = await startFeed();
+    expect(feed.position).toEqual(at(newest!));
+  });
+});

@@ -237,9 +237,10 @@ export class LogFeed {
   private async head(): Promise<LogPosition> {
     const [row] = await query<{ transaction_id: string; global_position: string }>(
       this.options.em,
+      // `events.transaction_id`: a bare name would sort the text the select list calls transaction_id ('999' after '1000').
       `select transaction_id::text, global_position from events
        where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       order by transaction_id desc, global_position desc limit 1`,
+       order by events.transaction_id desc, events.global_position desc limit 1`,
     );
     return row ? { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) } : LOG_START;
   }
