@@ -14,9 +14,11 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    // Spec files run in parallel, each against a database of its own.
+    // Spec files run in parallel, each against a database of its own on its worker's own PostgreSQL
+    // cluster (test/support/globalSetup.ts). An outside DATABASE_URL is one cluster for all, where
+    // one spec file's open transactions would hold back the log other files read: one at a time there.
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: process.env.DATABASE_URL ? 1 : 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
