@@ -196,13 +196,13 @@ describe('Subscription.events over graphql-ws', () => {
     } finally {
       await admin.end();
     }
-    for (let i = 0; i < 100 && subscription.errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => subscription.errors.length).toBeGreaterThan(0);
     expect(subscription.errors).toEqual([
       [expect.objectContaining({ message: expect.stringContaining('resubscribe'), extensions: { code: 'FEED_CLOSED', resumeAfter: added } })],
     ]);
 
     const missed = await addItem('closed-1', 'MISSED');
-    for (let i = 0; i < 200 && !server.app.server.feed.connected; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => server.app.server.feed.connected, { timeout: 10_000 }).toBe(true);
     const resumed = collect<{ events: FeedEvent }>(server.wsClient(), EVENTS, { after: added, filter: { streamType: 'Cart' } });
     await resumed.waitFor(1);
     expect(eventsOf(resumed.received).map((e) => e.position)).toEqual([missed]);

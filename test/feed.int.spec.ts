@@ -148,11 +148,16 @@ describe('the log feed', () => {
     const feed = await startFeed({ catchUpPageSize: 7 });
     const before = await wholeLog();
     const from = before.at(-1) ? at(before.at(-1)!) : LOG_START;
+    let firstCommitted!: () => void;
+    const writing = new Promise<void>((resolve) => (firstCommitted = resolve));
     const writers = Array.from({ length: 6 }, async (_, writer) => {
-      for (let round = 0; round < 10; round++) await append(`seam-${writer}`, ['A', 'B']);
+      for (let round = 0; round < 10; round++) {
+        await append(`seam-${writer}`, ['A', 'B']);
+        firstCommitted();
+      }
     });
-    // Subscribe while the writers are busy, from where the log stood before them.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Subscribe while the writers are busy (one append is in, 59 to come), from where the log stood before them.
+    await writing;
     const subscription = feed.subscribe({ after: from });
     const received = await take(subscription, 120);
     await Promise.all(writers);
@@ -293,8 +298,7 @@ describe('the log feed', () => {
     if (!feed.connected) expect(() => feed.subscribe()).toThrow(FeedClosedError);
 
     const missed = await append('lost', ['B', 'C']);
-    for (let i = 0; i < 200 && !feed.connected; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(feed.connected).toBe(true);
+    await expect.poll(() => feed.connected, { timeout: 10_000 }).toBe(true);
     expect(feed.stats.reconnects).toBe(1);
     const resumed = feed.subscribe({ after: at(first[0]!), filter: { streamId: 'lost' } });
     const after = await append('lost', ['D']);

@@ -22,21 +22,23 @@ const EVENT_FIELDS = `id type streamId version position recordedAt
   metadata { correlationId causationId commandName actor client schemaVersion }
   ... on CartItemAdded { sku quantity }`;
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const item = (cartId: string, quantity: number, commandId?: string) => ({
   cartId, sku: 'COFFEE', name: 'Coffee', unitPrice: { amount: 1299, currency: 'EUR' }, quantity, ...(commandId ? { commandId } : {}),
 });
 
 describe('history over HTTP', () => {
   let cartId: string;
+  /** When each version of the cart was recorded, by the server's clock. */
+  const recordedAt: string[] = [];
 
   beforeAll(async () => {
     const opened = await server.gql(OPEN, { input: { customerId: 'e2e', commandId: 'e2e-open-1' } }, { 'x-correlation-id': 'checkout-flow-42' });
     expect(opened.data.openCart.__typename).toBe('OpenCartSuccess');
     cartId = opened.data.openCart.cart.id;
+    recordedAt.push(server.clock.now().toISOString());
     for (const quantity of [1, 2, 3]) {
-      // Apart in time, so an instant between two of them exists.
-      await pause(20);
+      // A minute apart, so instants between two of them exist.
+      recordedAt.push(server.clock.advance(60_000).toISOString());
       const added = await server.gql(ADD, { input: item(cartId, quantity) });
       expect(added.data.addItemToCart.__typename).toBe('AddItemToCartSuccess');
     }
@@ -95,9 +97,10 @@ describe('history over HTTP', () => {
     expect((await server.gql(query, { id: cartId, asOf: { version: 2 } })).data.cart).toEqual({ version: 2, itemCount: 1, status: 'OPEN' });
     expect((await server.gql(query, { id: cartId, asOf: { version: 0 } })).data.cart).toBeNull();
     const events = await server.gql(`query { stream(id: "${cartId}") { events { edges { node { recordedAt } } } } }`);
-    const [, second, third] = events.data.stream.events.edges.map((edge: any) => new Date(edge.node.recordedAt).getTime());
-    const between = new Date((second + third) / 2).toISOString();
+    expect(events.data.stream.events.edges.map((edge: any) => edge.node.recordedAt)).toEqual(recordedAt);
+    const between = new Date(new Date(recordedAt[1]!).getTime() + 30_000).toISOString();
     expect((await server.gql(query, { id: cartId, asOf: { time: between } })).data.cart).toEqual({ version: 2, itemCount: 1, status: 'OPEN' });
+    expect((await server.gql(query, { id: cartId, asOf: { time: recordedAt[2] } })).data.cart).toEqual({ version: 3, itemCount: 3, status: 'OPEN' });
     expect((await server.gql(query, { id: cartId })).data.cart).toEqual({ version: 4, itemCount: 6, status: 'OPEN' });
   });
 

@@ -83,11 +83,11 @@ async function writeHistory(em: EntityManager): Promise<void> {
       });
     });
     await Promise.all(appended);
-    for (const release of releases.reverse()) {
-      release();
-      await new Promise((resolve) => setTimeout(resolve, 2));
+    // Commit in the reverse order: each one only once the one released before it has committed.
+    for (let index = transactions.length - 1; index >= 0; index--) {
+      releases[index]!();
+      await transactions[index];
     }
-    await Promise.all(transactions);
   }
 }
 
