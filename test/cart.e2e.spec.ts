@@ -91,9 +91,11 @@ describe('a shopping session over HTTP', () => {
   });
 
   it('opening a cart id that is taken is a CartAlreadyOpenedError, and appends nothing', async () => {
-    const again = await server.gql(OPEN, { input: { cartId: 'e2e-cart', customerId: 'mallory' } });
+    await server.gql(OPEN, { input: { cartId: 'taken-cart', customerId: 'alice' } });
+    await server.gql(ADD, { input: coffee('taken-cart', 1) });
+    const again = await server.gql(OPEN, { input: { cartId: 'taken-cart', customerId: 'mallory' } });
     expect(again.data.openCart).toMatchObject({ __typename: 'CartAlreadyOpenedError', code: 'CART_ALREADY_OPENED' });
-    expect((await server.gql(CART, { id: 'e2e-cart' })).data.cart).toMatchObject({ version: 4 });
+    expect((await server.gql(CART, { id: 'taken-cart' })).data.cart).toMatchObject({ version: 2, itemCount: 1 });
   });
 
   it('a client that lets the server choose the id gets a fresh cart', async () => {
@@ -132,8 +134,9 @@ describe('bad input is refused clearly and changes nothing', () => {
   };
 
   it('a missing required field is a GraphQL validation error', async () => {
+    await server.gql(OPEN, { input: { cartId: 'incomplete-cart', customerId: 'erin' } });
     const before = await eventCount();
-    const result = await server.gql(`mutation { addItemToCart(input: { cartId: "e2e-cart", sku: "X", quantity: 1 }) { __typename } }`);
+    const result = await server.gql(`mutation { addItemToCart(input: { cartId: "incomplete-cart", sku: "X", quantity: 1 }) { __typename } }`);
     expect(result.errors?.[0]?.message).toMatch(/name.*required|unitPrice.*required|was not provided/i);
     expect(await eventCount()).toBe(before);
   });
@@ -147,9 +150,12 @@ describe('bad input is refused clearly and changes nothing', () => {
   });
 
   it('several bad fields are reported together', async () => {
-    const result = await server.gql(ADD, { input: { ...coffee('strict-cart'), sku: ' ', unitPrice: { amount: -3, currency: 'euro' } } });
+    await server.gql(OPEN, { input: { cartId: 'sloppy-cart', customerId: 'erin' } });
+    const before = await eventCount();
+    const result = await server.gql(ADD, { input: { ...coffee('sloppy-cart'), sku: ' ', unitPrice: { amount: -3, currency: 'euro' } } });
     expect(result.data.addItemToCart.__typename).toBe('ValidationError');
     expect(result.data.addItemToCart.issues.map((i: any) => i.path).sort()).toEqual(['sku', 'unitPrice.amount', 'unitPrice.currency']);
+    expect(await eventCount()).toBe(before);
   });
 
   it('an unknown cart is a NotFoundError', async () => {
@@ -161,12 +167,16 @@ describe('bad input is refused clearly and changes nothing', () => {
   });
 
   it('removing an item that is not in the cart is an ItemNotInCartError', async () => {
-    const result = await server.gql(REMOVE, { input: { cartId: 'strict-cart', sku: 'GHOST', quantity: 1 } });
+    await server.gql(OPEN, { input: { cartId: 'ghost-cart', customerId: 'erin' } });
+    const before = await eventCount();
+    const result = await server.gql(REMOVE, { input: { cartId: 'ghost-cart', sku: 'GHOST', quantity: 1 } });
     expect(result.data.removeItemFromCart).toMatchObject({ __typename: 'ItemNotInCartError', code: 'ITEM_NOT_IN_CART', sku: 'GHOST', quantityInCart: 0 });
+    expect(await eventCount()).toBe(before);
   });
 
   it('a stale expectedVersion is a ConcurrencyError with both versions', async () => {
-    const result = await server.gql(CHECKOUT, { input: { cartId: 'strict-cart', expectedVersion: 7 } });
+    await server.gql(OPEN, { input: { cartId: 'stale-cart', customerId: 'erin' } });
+    const result = await server.gql(CHECKOUT, { input: { cartId: 'stale-cart', expectedVersion: 7 } });
     expect(result.data.checkoutCart).toMatchObject({ __typename: 'ConcurrencyError', code: 'CONCURRENCY', expectedVersion: 7, actualVersion: 1 });
   });
 

@@ -39,8 +39,10 @@ describe('counting over HTTP', () => {
   });
 
   it('refuses an amount out of bounds with a ValidationError', async () => {
-    expect(await increment({ counterId: 'visits', amount: 0 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
-    expect(await decrement({ counterId: 'visits', amount: 1_000_001 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    await increment({ counterId: 'bounded', amount: 5 });
+    expect(await increment({ counterId: 'bounded', amount: 0 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    expect(await decrement({ counterId: 'bounded', amount: 1_000_001 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    expect((await server.gql('{ counter(id: "bounded") { value version } }')).data).toEqual({ counter: { value: 5, version: 1 } });
   });
 
   it('decrements, but never below zero', async () => {

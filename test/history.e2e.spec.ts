@@ -110,6 +110,10 @@ describe('history over HTTP', () => {
   });
 
   it('hands out cursors that a subscription resumes from', async () => {
+    // A cart of its own: this test appends, and the others read the cart above as it was written.
+    const opened = await server.gql(OPEN, { input: { customerId: 'e2e-resume' } });
+    const cartId = opened.data.openCart.cart.id;
+    await server.gql(ADD, { input: item(cartId, 2) });
     const stream = await server.gql(`query { stream(id: "${cartId}") { events(last: 1) { pageInfo { endCursor } } } }`);
     const newest = stream.data.stream.events.pageInfo.endCursor;
     const history = await server.gql(`query { events(last: 1, filter: { streamId: "${cartId}" }) { pageInfo { endCursor } } }`);
@@ -122,7 +126,7 @@ describe('history over HTTP', () => {
     );
     await server.gql(ADD, { input: item(cartId, 1) });
     await live.waitFor(1);
-    expect(live.received.map((message) => message.events.version)).toEqual([5]);
+    expect(live.received.map((message) => message.events.version)).toEqual([3]);
     live.unsubscribe();
   });
 

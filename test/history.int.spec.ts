@@ -231,8 +231,18 @@ describe('walking the history', () => {
 });
 
 describe('events of transactions still running', () => {
+  // A database of its own: the history walked above stays exactly what beforeAll wrote.
+  let own: Awaited<ReturnType<typeof openTestOrm>>;
+  beforeAll(async () => {
+    own = await openTestOrm(4);
+    await own.orm.em.fork().transactional((tx) =>
+      appendToStream(tx, { streamId: 'early', streamType: 'Early', expectedVersion: 0, recordedAt: new Date(base), events: [{ id: uuidv7Generator.uuid(), type: 'Early', data: {}, metadata: {} }] }),
+    );
+  });
+  afterAll(async () => own?.close());
+
   it('stay out of history, with every later event, until the older transaction ends', async () => {
-    const em = db.orm.em.fork();
+    const em = own.orm.em.fork();
     // Ordered by the xid8 column itself: `order by transaction_id` would sort the text the select
     // list gives that name, and '999' sorts after '1000'.
     const [newest] = await query<{ transaction_id: string; global_position: string }>(
@@ -244,14 +254,14 @@ describe('events of transactions still running', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let appended!: () => void;
     const slowAppended = new Promise<void>((resolve) => (appended = resolve));
-    const slow = db.orm.em.fork().transactional(async (tx) => {
+    const slow = own.orm.em.fork().transactional(async (tx) => {
       await appendToStream(tx, { streamId: 'late-slow', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] });
       appended();
       await held;
     });
     try {
       await slowAppended;
-      await db.orm.em.fork().transactional((tx) =>
+      await own.orm.em.fork().transactional((tx) =>
         appendToStream(tx, { streamId: 'late-fast', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] }),
       );
       const whileRunning = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
