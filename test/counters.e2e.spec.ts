@@ -39,8 +39,10 @@ describe('counting over HTTP', () => {
   });
 
   it('refuses an amount out of bounds with a ValidationError', async () => {
-    expect(await increment({ counterId: 'visits', amount: 0 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
-    expect(await decrement({ counterId: 'visits', amount: 1_000_001 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    await increment({ counterId: 'bounded', amount: 5 });
+    expect(await increment({ counterId: 'bounded', amount: 0 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    expect(await decrement({ counterId: 'bounded', amount: 1_000_001 })).toMatchObject({ __typename: 'ValidationError', issues: [{ path: 'amount' }] });
+    expect((await server.gql('{ counter(id: "bounded") { value version } }')).data).toEqual({ counter: { value: 5, version: 1 } });
   });
 
   it('decrements, but never below zero', async () => {
@@ -113,12 +115,16 @@ describe('querying counters over HTTP', () => {
   });
 
   it('lists counters newest first, in pages', async () => {
-    for (const id of ['list-a', 'list-b', 'list-c']) await increment({ counterId: id });
+    // Created a second apart, in an order their ids do not sort in, after every other counter here.
+    for (const id of ['list-b', 'list-c', 'list-a']) {
+      server.clock.advance(1000);
+      await increment({ counterId: id });
+    }
     const LIST = `query Counters($first: Int, $after: String) { counters(first: $first, after: $after) { edges { node { id: counterId } } pageInfo { hasNextPage endCursor } } }`;
     const first = (await server.gql(LIST, { first: 2 })).data.counters;
-    expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['list-c', 'list-b']);
+    expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['list-a', 'list-c']);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const second = (await server.gql(LIST, { first: 1, after: first.pageInfo.endCursor })).data.counters;
-    expect(second.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['list-a']);
+    expect(second.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['list-b']);
   });
 });

@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uuidv7Generator } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
-import { type CommandEnvironment, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
+import { handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import { replayView } from '../src/eventStore/projections/projection.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
-import { KeyedSerializer } from '../src/eventStore/commands/streamLocks.ts';
 import { type CounterCommand, counterDecider, type CounterEvent, CounterOutOfRangeError } from '../src/modules/counter/counter.ts';
 import { CounterRecord, counterView } from '../src/modules/counter/projection.ts';
-import { compose } from '../src/app/composition.ts';
-import { modules } from '../src/app/modules.ts';
+import { apiInstance } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
-const inlineProjections = compose(modules).projections;
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {
@@ -19,14 +15,10 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 
-const streamLocks = new KeyedSerializer();
-const environment = (): CommandEnvironment => ({
-  em: db.orm.em.fork(),
-  ids: uuidv7Generator,
-  projections: inlineProjections,
-  retries: 5,
-  streamLocks,
-  metadata: { correlationId: 'test', actor: 'anonymous' },
+// One API instance for the spec file, made once the database is open.
+let environment: ReturnType<typeof apiInstance>;
+beforeAll(() => {
+  environment = apiInstance(db.orm);
 });
 const run = (command: CounterCommand) => handleCommand(environment(), counterDecider, command.data.counterId, command);
 const increment = (counterId: string, amount: number): CounterCommand => ({ type: 'IncrementCounter', data: { counterId, amount }, now: new Date() });

@@ -28,11 +28,9 @@ afterAll(async () => {
 });
 
 async function startFeed(options: Partial<FeedOptions> = {}): Promise<LogFeed> {
-  // Transaction ids are cluster-wide, so spec files running in parallel on the same server can hold
-  // this log back for a moment; a brisk poll picks the events up when they end (their NOTIFYs go to their own database).
   // No recent events in memory: these specs exercise the database catch-up path (the e2e specs run
   // with the server's default, where a subscriber shortly behind catches up from memory).
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100, recentEvents: 0, ...options });
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, recentEvents: 0, ...options });
   feeds.push(feed);
   await feed.start();
   return feed;
@@ -74,14 +72,13 @@ async function take(subscription: FeedSubscription, count: number, timeoutMs = 1
   return events;
 }
 
-/** Waits until the follower has handed out `event` (another spec's open transaction may hold it back a while). */
+/**
+ * Has the follower read the log and checks it handed out `event`, committed before the call. Only
+ * this spec file's transactions run on its cluster, so once they have ended nothing holds it back.
+ */
 async function caughtUp(feed: LogFeed, event: RecordedEvent): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    await feed.pump();
-    if (comparePositions(feed.position, at(event)) >= 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`the follower never reached ${event.position}`);
+  await feed.pump();
+  expect(comparePositions(feed.position, at(event)), `the follower is at ${feed.position.transactionId}_${feed.position.globalPosition}, short of ${event.position}`).toBeGreaterThanOrEqual(0);
 }
 
 async function wholeLog(filter?: LogFilter): Promise<RecordedEvent[]> {
@@ -116,20 +113,24 @@ describe('the log feed', () => {
       appended();
       await gate;
     });
-    await lateAppended;
-    // …when later appends commit first…
-    const early = [...(await append('early-1', ['Happened'])), ...(await append('early-2', ['Happened']))];
-    await feed.pump();
+    let early: RecordedEvent[];
+    try {
+      await lateAppended;
+      // …when later appends commit first…
+      early = [...(await append('early-1', ['Happened'])), ...(await append('early-2', ['Happened']))];
+      await feed.pump();
 
-    // …then nothing at or after the open transaction is handed out yet: reading past it would skip it for ever.
-    expect(feed.position).toEqual(start);
-    expect((await readLog(orm.em.fork(), { after: start, limit: 100 })).events).toEqual([]);
-    const lag = await feed.lag();
-    expect(lag.eventsHeldBack).toBeGreaterThanOrEqual(2);
-    expect(lag.oldestOpenTransaction).not.toBeNull();
-
-    release();
-    await late;
+      // …then nothing at or after the open transaction is handed out yet: reading past it would skip it for ever.
+      expect(feed.position).toEqual(start);
+      expect((await readLog(orm.em.fork(), { after: start, limit: 100 })).events).toEqual([]);
+      const lag = await feed.lag();
+      expect(lag.eventsHeldBack).toBe(2);
+      expect(lag.oldestOpenTransaction).not.toBeNull();
+    } finally {
+      // Even when an assertion failed: an open transaction would hold every later spec's log back.
+      release();
+      await late;
+    }
     await caughtUp(feed, early.at(-1)!);
 
     const [lateEvent] = lateEvents;
@@ -144,14 +145,19 @@ describe('the log feed', () => {
   });
 
   it('replays from a position, then continues live without a gap or a duplicate while writers keep appending', async () => {
-    const feed = await startFeed({ pollIntervalMs: 50, catchUpPageSize: 7 });
+    const feed = await startFeed({ catchUpPageSize: 7 });
     const before = await wholeLog();
     const from = before.at(-1) ? at(before.at(-1)!) : LOG_START;
+    let firstCommitted!: () => void;
+    const writing = new Promise<void>((resolve) => (firstCommitted = resolve));
     const writers = Array.from({ length: 6 }, async (_, writer) => {
-      for (let round = 0; round < 10; round++) await append(`seam-${writer}`, ['A', 'B']);
+      for (let round = 0; round < 10; round++) {
+        await append(`seam-${writer}`, ['A', 'B']);
+        firstCommitted();
+      }
     });
-    // Subscribe while the writers are busy, from where the log stood before them.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Subscribe while the writers are busy (one append is in, 59 to come), from where the log stood before them.
+    await writing;
     const subscription = feed.subscribe({ after: from });
     const received = await take(subscription, 120);
     await Promise.all(writers);
@@ -177,7 +183,7 @@ describe('the log feed', () => {
         return page;
       }
     }
-    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, pollIntervalMs: 100 });
+    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger });
     feeds.push(feed);
     await feed.start();
     const from = feed.position;
@@ -292,12 +298,42 @@ describe('the log feed', () => {
     if (!feed.connected) expect(() => feed.subscribe()).toThrow(FeedClosedError);
 
     const missed = await append('lost', ['B', 'C']);
-    for (let i = 0; i < 200 && !feed.connected; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(feed.connected).toBe(true);
+    await expect.poll(() => feed.connected, { timeout: 10_000 }).toBe(true);
     expect(feed.stats.reconnects).toBe(1);
     const resumed = feed.subscribe({ after: at(first[0]!), filter: { streamId: 'lost' } });
     const after = await append('lost', ['D']);
     expect(ids(await take(resumed, 3))).toEqual(ids([...missed, ...after]));
     resumed.end();
+  });
+});
+
+/** Uses up transaction ids until the next one handed out is at least `target`. */
+async function useTransactionIdsUntil(target: bigint): Promise<void> {
+  const connection = orm.em.fork().getConnection();
+  for (;;) {
+    const [row] = await connection.execute<{ xid: string }[]>('select pg_current_xact_id()::text as xid');
+    const missing = target - BigInt(row!.xid) - 1n;
+    if (missing <= 0n) return;
+    // Each subtransaction that writes takes a transaction id of its own: thousands per statement.
+    const count = missing < 100_000n ? Number(missing) : 100_000;
+    await connection.execute(`do $$ begin
+      create temp table if not exists used_transaction_ids (n int);
+      for i in 1..${count} loop begin insert into used_transaction_ids values (i); exception when others then null; end; end loop;
+    end $$`);
+  }
+}
+
+describe('where a follower starts', () => {
+  it('is the newest event, also when transaction ids have just gained a digit', async () => {
+    // Compared as text, transaction id 999 comes after 1000: the start must compare them as numbers.
+    const [row] = await orm.em.fork().getConnection().execute<{ xid: string }[]>('select pg_current_xact_id()::text as xid');
+    const nextPowerOfTen = 10n ** BigInt(row!.xid.length);
+    await useTransactionIdsUntil(nextPowerOfTen - 10n);
+    const [older] = await append('digits-older', ['A']);
+    await useTransactionIdsUntil(nextPowerOfTen);
+    const [newest] = await append('digits-newest', ['B']);
+    expect(String(older!.transactionId).length).toBeLessThan(String(newest!.transactionId).length);
+    const feed = await startFeed();
+    expect(feed.position).toEqual(at(newest!));
   });
 });

@@ -31,15 +31,25 @@ beforeAll(async () => {
     // Tall enough that Monaco renders every line of the results this test reads.
     viewport: { width: 1600, height: 2000 },
   });
+  // GraphiQL keeps tabs and their edits in local storage: each test starts from the default tabs.
+  await browser.addInitScript(() => localStorage.clear());
   page = browser.pages()[0] ?? (await browser.newPage());
   page.on('websocket', (socket) => webSockets.push(socket.url()));
 });
+
+/** Loads GraphiQL afresh (no tabs or edits left by another test) and waits for its tabs. */
+async function openGraphiQL() {
+  webSockets.length = 0;
+  const response = await page.goto(server.url, { waitUntil: 'load' });
+  await page.locator('.graphiql-tab-button').first().waitFor();
+  return response;
+}
 
 beforeEach(({ task, onTestFailed }) => {
   onTestFailed(async () => {
     // What the page showed is the quickest way to see why a browser test failed.
     const file = path.join(os.tmpdir(), `graphiql-failure-${task.name.replace(/\W+/g, '-')}.png`);
-    await page.screenshot({ path: file }).catch(() => undefined);
+    await page.screenshot({ path: file });
     console.error(`GraphiQL screenshot of the failure: ${file}`);
   });
 });
@@ -111,9 +121,8 @@ const run = () => page.locator('button[aria-label^="Execute query"]').click();
 
 describe('GraphiQL in a browser', () => {
   it('opens on /graphql with the example tabs and the documented schema', async () => {
-    const response = await page.goto(server.url, { waitUntil: 'load' });
+    const response = await openGraphiQL();
     expect(response?.headers()['content-type']).toContain('text/html');
-    await page.locator('.graphiql-tab-button').first().waitFor();
     const tabs = await page.locator('.graphiql-tab-button').allTextContents();
     expect(tabs).toEqual(expect.arrayContaining(['RecentEvents', 'StreamHistory', 'CartAsOfVersion', 'LiveCartEvents']));
 
@@ -130,6 +139,7 @@ describe('GraphiQL in a browser', () => {
     await addItem(cartId, 'COFFEE', 2);
     await addItem(cartId, 'TEA', 1);
 
+    await openGraphiQL();
     await openTab('StreamHistory');
     await replaceEditorText('Variables', JSON.stringify({ id: cartId }));
     await run();
@@ -147,6 +157,7 @@ describe('GraphiQL in a browser', () => {
     const cartId: string = opened.openCart.cart.id;
     const subscribersBefore = server.app.server.feed.subscriberCount;
 
+    await openGraphiQL();
     await openTab('LiveCartEvents');
     await run();
     await expect.poll(() => server.app.server.feed.subscriberCount, { timeout: 20_000 }).toBeGreaterThan(subscribersBefore);

@@ -83,11 +83,11 @@ async function writeHistory(em: EntityManager): Promise<void> {
       });
     });
     await Promise.all(appended);
-    for (const release of releases.reverse()) {
-      release();
-      await new Promise((resolve) => setTimeout(resolve, 2));
+    // Commit in the reverse order: each one only once the one released before it has committed.
+    for (let index = transactions.length - 1; index >= 0; index--) {
+      releases[index]!();
+      await transactions[index];
     }
-    await Promise.all(transactions);
   }
 }
 
@@ -98,13 +98,6 @@ beforeAll(async () => {
   commitOrder = rows.map((row) => row.event_id);
   const bySequence = await query<{ event_id: string }>(db.orm.em.fork(), 'select event_id from events order by global_position');
   sequenceOrder = bySequence.map((row) => row.event_id);
-  // History shows only what is older than the server's oldest running transaction, and other spec
-  // files share the server: wait until our last event is visible before walking.
-  const newest = async () => (await readHistory(db.orm.em.fork(), { direction: 'backward', limit: 1 }))[0]?.id;
-  for (let waited = 0; (await newest()) !== commitOrder.at(-1); waited += 50) {
-    if (waited > 30_000) throw new Error('the history horizon did not pass our last event within 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 });
 afterAll(async () => db?.close());
 
@@ -238,10 +231,22 @@ describe('walking the history', () => {
 });
 
 describe('events of transactions still running', () => {
+  // A database of its own: the history walked above stays exactly what beforeAll wrote.
+  let own: Awaited<ReturnType<typeof openTestOrm>>;
+  beforeAll(async () => {
+    own = await openTestOrm(4);
+    await own.orm.em.fork().transactional((tx) =>
+      appendToStream(tx, { streamId: 'early', streamType: 'Early', expectedVersion: 0, recordedAt: new Date(base), events: [{ id: uuidv7Generator.uuid(), type: 'Early', data: {}, metadata: {} }] }),
+    );
+  });
+  afterAll(async () => own?.close());
+
   it('stay out of history, with every later event, until the older transaction ends', async () => {
-    const em = db.orm.em.fork();
+    const em = own.orm.em.fork();
+    // Ordered by the xid8 column itself: `order by transaction_id` would sort the text the select
+    // list gives that name, and '999' sorts after '1000'.
     const [newest] = await query<{ transaction_id: string; global_position: string }>(
-      em, 'select transaction_id::text, global_position::text from events order by transaction_id desc, global_position desc limit 1',
+      em, 'select transaction_id::text, global_position::text from events order by events.transaction_id desc, events.global_position desc limit 1',
     );
     const last = { transactionId: BigInt(newest!.transaction_id), globalPosition: BigInt(newest!.global_position) };
     const event = () => ({ id: uuidv7Generator.uuid(), type: 'Late', data: {}, metadata: {} });
@@ -249,21 +254,24 @@ describe('events of transactions still running', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let appended!: () => void;
     const slowAppended = new Promise<void>((resolve) => (appended = resolve));
-    const slow = db.orm.em.fork().transactional(async (tx) => {
+    const slow = own.orm.em.fork().transactional(async (tx) => {
       await appendToStream(tx, { streamId: 'late-slow', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] });
       appended();
       await held;
     });
-    await slowAppended;
-    await db.orm.em.fork().transactional((tx) =>
-      appendToStream(tx, { streamId: 'late-fast', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] }),
-    );
-    const whileRunning = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
-    expect(whileRunning).toEqual([]);
-    release();
-    await slow;
-    // The horizon is the whole server's: other spec files' open transactions may hold it a moment longer.
-    const afterwards = async () => (await readHistory(em, { direction: 'forward', after: last, limit: 10 })).map((e) => e.streamId);
-    await expect.poll(afterwards, { timeout: 30_000, interval: 50 }).toEqual(['late-slow', 'late-fast']);
+    try {
+      await slowAppended;
+      await own.orm.em.fork().transactional((tx) =>
+        appendToStream(tx, { streamId: 'late-fast', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] }),
+      );
+      const whileRunning = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
+      expect(whileRunning).toEqual([]);
+    } finally {
+      // Even when an assertion failed: an open transaction would hold the database past afterAll.
+      release();
+      await slow;
+    }
+    const afterwards = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
+    expect(afterwards.map((e) => e.streamId)).toEqual(['late-slow', 'late-fast']);
   });
 });

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { CommandIdReusedError, NotFoundError } from '../src/core/errors.ts';
-import { isUuid, uuidv7Generator } from '../src/core/ids.ts';
-import { type CommandEnvironment, type CommandOptions, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
+import { isUuid } from '../src/core/ids.ts';
+import { type CommandOptions, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import { idFromCommandId } from '../src/eventStore/commands/idempotency.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
-import { KeyedSerializer } from '../src/eventStore/commands/streamLocks.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
-import { CartRecord, cartProjection } from '../src/modules/cart/projection.ts';
+import { CartRecord } from '../src/modules/cart/projection.ts';
+import { apiInstance } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -16,17 +15,13 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 
-/** Without stream locks, as separate processes would run: only the database settles races. */
-const environment = (em: EntityManager, streamLocks?: KeyedSerializer): CommandEnvironment => ({
-  em,
-  ids: uuidv7Generator,
-  projections: [cartProjection],
-  retries: 10,
-  metadata: { correlationId: 'idempotency', actor: 'anonymous' },
-  ...(streamLocks ? { streamLocks } : {}),
-});
+const metadata = { correlationId: 'idempotency', actor: 'anonymous' };
+/**
+ * Each run on an API instance of its own, as separate processes would run it: no stream queue or
+ * remembered state in common, so only the database settles races.
+ */
 const run = (cartId: string, command: CartCommand, options: CommandOptions = {}, decider = cartDecider) =>
-  handleCommand(environment(db.orm.em.fork()), decider, cartId, command, options);
+  handleCommand(apiInstance(db.orm, { retries: 10, metadata })(), decider, cartId, command, options);
 
 const now = () => new Date();
 const open = (cartId: string, customerId = 'customer-1'): CartCommand => ({ type: 'OpenCart', data: { cartId, customerId }, now: now() });
@@ -104,10 +99,8 @@ describe('concurrent replays of one command id', () => {
 
   it('append once when they queue on the in-process stream lock', async () => {
     await run('race-3', open('race-3'));
-    const locks = new KeyedSerializer();
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => handleCommand(environment(db.orm.em.fork(), locks), cartDecider, 'race-3', add('race-3'), { commandId: 'race-add-3' })),
-    );
+    const instance = apiInstance(db.orm, { retries: 10, metadata });
+    const results = await Promise.all(Array.from({ length: 8 }, () => handleCommand(instance(), cartDecider, 'race-3', add('race-3'), { commandId: 'race-add-3' })));
     expect(new Set(results.map((result) => result.events[0]!.id)).size).toBe(1);
     expect(await readStream(db.orm.em.fork(), 'race-3')).toHaveLength(2);
   });

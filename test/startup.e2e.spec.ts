@@ -3,9 +3,11 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/db/embeddedPostgres.ts';
+import { clusterUrl } from './support/database.ts';
 import { runServerProcess, startServerProcess } from './support/process.ts';
 
 let workDir: string;
@@ -14,6 +16,17 @@ beforeAll(async () => {
   await chmod(workDir, 0o755); // the embedded PostgreSQL runs as the `postgres` user when we are root
 });
 afterAll(async () => rm(workDir, { recursive: true, force: true }));
+
+/** True once nothing listens on `port` any more. */
+const connectionRefused = (port: string) =>
+  new Promise<boolean>((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve(true) : reject(error)));
+  });
 
 const post = (url: string, query: string, variables?: object) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<any>);
@@ -29,34 +42,67 @@ describe('starting and stopping the service as `npm start` does', () => {
 
   it('with no DATABASE_URL it runs on an embedded PostgreSQL, keeps its data, and Ctrl-C lets in-flight commands finish', async () => {
     const dataDir = path.join(workDir, 'pg');
-    const env = { PORT: '0', EMBEDDED_PG_DATA_DIR: dataDir, DATABASE_URL: '' };
+    const databasePort = await freePort();
+    // A pool large enough that every command of the burst holds a connection at once.
+    const env = { PORT: '0', EMBEDDED_PG_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(databasePort), DATABASE_URL: '', DB_POOL_SIZE: '30' };
     const first = await startServerProcess(env);
     expect(first.url).toMatch(/^http:\/\/localhost:\d+\/graphql$/);
     expect(first.output()).toContain('embedded PostgreSQL');
     expect(first.output()).not.toContain('postgres:postgres@'); // the password is redacted in logs
 
-    await post(first.url, `mutation { openCart(input: { cartId: "kept", customerId: "c" }) { __typename } }`);
-    // A burst of commands, and Ctrl-C while they are in flight.
-    const add = (i: number) =>
-      post(first.url, `mutation($i: String!) { addItemToCart(input: { cartId: "kept", sku: $i, name: "n", unitPrice: { amount: 1, currency: "EUR" }, quantity: 1 }) { __typename } }`, { i: `S${i}` }).then(
-        (body) => body.data?.addItemToCart?.__typename as string,
-        () => 'refused',
+    const carts = Array.from({ length: 20 }, (_, i) => `kept-${i}`);
+    for (const cartId of carts) {
+      const opened = await post(first.url, `mutation($id: ID!) { openCart(input: { cartId: $id, customerId: "c" }) { __typename } }`, { id: cartId });
+      expect(opened.data.openCart.__typename).toBe('OpenCartSuccess');
+    }
+
+    // Hold every append at the events table, so the burst is certainly in flight when Ctrl-C comes.
+    const databaseUrl = `postgres://postgres:postgres@127.0.0.1:${databasePort}/postgres`;
+    const database = new pg.Client({ connectionString: databaseUrl });
+    // Another connection watches: inside the lock's transaction, pg_stat_activity would stay as first read.
+    const observer = new pg.Client({ connectionString: databaseUrl });
+    await Promise.all([database.connect(), observer.connect()]);
+    let held = true;
+    const releaseAppends = async () => {
+      if (!held) return;
+      held = false;
+      await database.query('commit');
+      await Promise.all([database.end(), observer.end()]);
+    };
+    try {
+      await database.query('begin');
+      await database.query('lock table events in share mode');
+      const burst = carts.map((cartId) =>
+        post(first.url, `mutation($id: ID!) { addItemToCart(input: { cartId: $id, sku: "S", name: "n", unitPrice: { amount: 1, currency: "EUR" }, quantity: 1 }) { __typename } }`, { id: cartId }),
       );
-    const burst = Array.from({ length: 20 }, (_, i) => add(i));
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    first.child.kill('SIGINT');
-    const outcomes = await Promise.all(burst);
+      // Accepted: each command is inside the server, its append waiting for the lock.
+      const waitingAppends = async () =>
+        (await observer.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%insert into events%'`)).rows[0]!.n;
+      await expect.poll(waitingAppends, { timeout: 20_000 }).toBe(carts.length);
+
+      first.child.kill('SIGINT');
+      await expect.poll(() => first.output(), { timeout: 10_000 }).toContain('"message":"shutting down"');
+      // The server takes no new connections now, while the burst is still waiting on the lock.
+      await expect.poll(() => connectionRefused(new URL(first.url).port), { timeout: 10_000 }).toBe(true);
+      expect(await waitingAppends()).toBe(carts.length);
+      await releaseAppends();
+
+      const outcomes = await Promise.all(burst);
+      // Every command the server had accepted finished, none was cut off.
+      expect(outcomes.map((body) => body.data?.addItemToCart?.__typename ?? JSON.stringify(body))).toEqual(carts.map(() => 'AddItemToCartSuccess'));
+    } finally {
+      await releaseAppends();
+    }
     expect(await first.exited, first.output()).toBe(0);
     expect(first.output()).toContain('stopped cleanly');
     expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
-    // Every request either completed or was refused before it started; none was cut off half-way.
-    expect(outcomes.every((o) => o === 'AddItemToCartSuccess' || o === 'refused')).toBe(true);
 
     const second = await startServerProcess(env);
     try {
-      const cart = (await post(second.url, `{ cart(id: "kept") { itemCount version } }`)).data.cart;
-      const succeeded = outcomes.filter((o) => o === 'AddItemToCartSuccess').length;
-      expect(cart).toEqual({ itemCount: succeeded, version: succeeded + 1 });
+      for (const cartId of carts) {
+        const read = await post(second.url, `query($id: ID!) { cart(id: $id) { itemCount version } stream(id: $id) { version } }`, { id: cartId });
+        expect(read.data, cartId).toEqual({ cart: { itemCount: 1, version: 2 }, stream: { version: 2 } });
+      }
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited, second.output()).toBe(0);
@@ -100,7 +146,7 @@ describe('the start-up log', () => {
 
 /** A database on the test server with nothing in it, so the API's start applies every migration. */
 async function createEmptyDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const serverUrl = inject('databaseUrl');
+  const serverUrl = clusterUrl().toString();
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: serverUrl });

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationError } from '../src/core/errors.ts';
-import { uuidv7Generator } from '../src/core/ids.ts';
-import { type CommandEnvironment, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
+import { handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
 import { viewAsOf } from '../src/eventStore/projections/timeTravel.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
-import { CartRecord, cartProjection, type CartView, cartView } from '../src/modules/cart/projection.ts';
+import { CartRecord, type CartView, cartView } from '../src/modules/cart/projection.ts';
+import { apiInstance } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -15,13 +14,6 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 
-const environment = (em: EntityManager): CommandEnvironment => ({
-  em,
-  ids: uuidv7Generator,
-  projections: [cartProjection],
-  retries: 5,
-  metadata: { correlationId: 'time-travel', actor: 'anonymous' },
-});
 
 /** A small seeded generator, so a failure can be reproduced. */
 function random(seed: number) {
@@ -51,11 +43,12 @@ async function liveRow(cartId: string): Promise<CartView | null> {
  */
 async function randomHistory(cartId: string, commands: number, seed: number): Promise<(CartView | null)[]> {
   const next = random(seed);
+  const environment = apiInstance(db.orm, { metadata: { correlationId: 'time-travel', actor: 'anonymous' } });
   const captured: (CartView | null)[] = [null];
   const inCart = new Map<string, number>();
   const run = async (command: Omit<CartCommand, 'now'>) => {
     const version = captured.length;
-    await handleCommand(environment(db.orm.em.fork()), cartDecider, cartId, { ...command, now: recordedAtVersion(version) } as CartCommand);
+    await handleCommand(environment(), cartDecider, cartId, { ...command, now: recordedAtVersion(version) } as CartCommand);
     captured.push(await liveRow(cartId));
   };
   await run({ type: 'OpenCart', data: { cartId, customerId: 'traveller' } });

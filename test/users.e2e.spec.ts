@@ -112,9 +112,11 @@ describe('renaming and deactivating over HTTP', () => {
 
   it('deactivates a user, after which it can be neither renamed nor deactivated', async () => {
     await register({ userId: 'alan', email: 'alan@example.com', name: 'Alan' });
+    const deactivatedAt = server.clock.advance(60_000).toISOString();
     const result = (await server.gql(DEACTIVATE, { input: { userId: 'alan' } })).data!.deactivateUser;
     expect(result).toMatchObject({ __typename: 'DeactivateUserSuccess', user: { status: 'DEACTIVATED', version: 2 }, events: [{ __typename: 'UserDeactivated', type: 'UserDeactivated', version: 2 }] });
-    expect(result.user.deactivatedAt).toEqual(expect.any(String));
+    expect(result.user).toMatchObject({ deactivatedAt, updatedAt: deactivatedAt });
+    expect(result.user.registeredAt).not.toBe(deactivatedAt);
     expect((await server.gql(RENAME, { input: { userId: 'alan', name: 'Turing' } })).data!.renameUser).toMatchObject({ __typename: 'UserDeactivatedError', code: 'USER_DEACTIVATED', userId: 'alan' });
     expect((await server.gql(DEACTIVATE, { input: { userId: 'alan' } })).data!.deactivateUser).toMatchObject({ __typename: 'UserDeactivatedError' });
     expect(await register({ email: 'alan@example.com', name: 'Another Alan' })).toMatchObject({ __typename: 'EmailAlreadyRegisteredError' });
@@ -169,18 +171,25 @@ describe('querying users over HTTP', () => {
   });
 
   it('lists users newest first in pages, filtered by status and by email', async () => {
-    for (const name of ['p1', 'p2', 'p3']) await register({ userId: `page-${name}`, email: `${name}@paging.example.com`, name });
+    // Registered a second apart, in an order their ids do not sort in, after every other user here.
+    for (const name of ['p2', 'p3', 'p1']) {
+      server.clock.advance(1000);
+      await register({ userId: `page-${name}`, email: `${name}@paging.example.com`, name });
+    }
     const LIST = `query Users($first: Int, $after: String, $filter: UserFilter) {
       users(first: $first, after: $after, filter: $filter) { edges { cursor node { id: userId status } } pageInfo { hasNextPage endCursor } }
     }`;
     const first = (await server.gql(LIST, { first: 2 })).data.users;
-    expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['page-p3', 'page-p2']);
+    expect(first.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['page-p1', 'page-p3']);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const second = (await server.gql(LIST, { first: 1, after: first.pageInfo.endCursor })).data.users;
-    expect(second.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['page-p1']);
+    expect(second.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(['page-p2']);
 
+    await server.gql(DEACTIVATE, { input: { userId: 'page-p3' } });
     const deactivated = (await server.gql(LIST, { first: 100, filter: { status: 'DEACTIVATED' } })).data.users;
-    expect(deactivated.edges.map((edge: { node: { status: string } }) => edge.node.status)).toEqual(expect.arrayContaining(['DEACTIVATED']));
+    const deactivatedIds = deactivated.edges.map((edge: { node: { id: string } }) => edge.node.id);
+    expect(deactivatedIds).toContain('page-p3');
+    expect(deactivatedIds).not.toContain('page-p1');
     expect(deactivated.edges.every((edge: { node: { status: string } }) => edge.node.status === 'DEACTIVATED')).toBe(true);
 
     const byEmail = (await server.gql(LIST, { filter: { email: 'P2@Paging.Example.com' } })).data.users;

@@ -1,18 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { uuidv7Generator } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
 import { query } from '../src/db/sql.ts';
-import { type CommandEnvironment, handleCommand } from '../src/eventStore/commands/commandHandler.ts';
+import { handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import { replayView } from '../src/eventStore/projections/projection.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
-import { compose } from '../src/app/composition.ts';
-import { modules } from '../src/app/modules.ts';
 import { UserRecord, userView } from '../src/modules/user/projection.ts';
 import { EmailAlreadyRegisteredError, type UserCommand, userDecider, type UserEvent } from '../src/modules/user/user.ts';
+import { apiInstance } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
-const inlineProjections = compose(modules).projections;
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {
@@ -20,14 +16,12 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 
-const environment = (em: EntityManager): CommandEnvironment => ({
-  em,
-  ids: uuidv7Generator,
-  projections: inlineProjections,
-  retries: 5,
-  metadata: { correlationId: 'test', actor: 'anonymous' },
+// One API instance for the spec file, made once the database is open.
+let environment: ReturnType<typeof apiInstance>;
+beforeAll(() => {
+  environment = apiInstance(db.orm);
 });
-const run = (userId: string, command: UserCommand) => handleCommand(environment(db.orm.em.fork()), userDecider, userId, command);
+const run = (userId: string, command: UserCommand) => handleCommand(environment(), userDecider, userId, command);
 const register = (userId: string, email: string, name = 'Ada'): UserCommand => ({ type: 'RegisterUser', data: { userId, email, name }, now: new Date() });
 
 const userStreamsWithEmail = async (email: string) =>

@@ -11,9 +11,21 @@ const { orm: ormSchema } = compose(modules);
 /** A fresh, migrated database of its own for one spec file; dropped again by `drop`. */
 export type TestDatabase = { readonly url: string; readonly name: string; drop(): Promise<void> };
 
+/**
+ * The PostgreSQL cluster of the worker running this spec file: no other spec file runs on it
+ * meanwhile, so nothing but this file's own transactions holds back what the log shows.
+ */
+export function clusterUrl(): URL {
+  const urls = inject('databaseUrls');
+  const slot = Number(process.env.VITEST_POOL_ID);
+  const url = urls[slot - 1];
+  if (!url) throw new Error(`no PostgreSQL cluster for worker slot ${process.env.VITEST_POOL_ID} (there are ${urls.length})`);
+  return new URL(url);
+}
+
 /** Migrated for the app's modules unless `modules` says which (an empty list: the event store alone). */
 export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[] } = {}): Promise<TestDatabase> {
-  const serverUrl = new URL(inject('databaseUrl'));
+  const serverUrl = clusterUrl();
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl.toString() });
   await admin.connect();

@@ -4,10 +4,13 @@ import { startApp, type App } from '../../src/app/app.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { modules } from '../../src/app/modules.ts';
 import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
+import { FakeClock } from './clock.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export type TestServer = {
   readonly app: App;
+  /** The server's clock: commands stamp their events with its time, and it moves only when a test advances it. */
+  readonly clock: FakeClock;
   readonly url: string;
   readonly wsUrl: string;
   readonly database: TestDatabase;
@@ -18,18 +21,21 @@ export type TestServer = {
   close(): Promise<void>;
 };
 
-/** The whole API on a free port over a fresh database, as `npm start` runs it. */
-export async function startTestServer(options: { database?: TestDatabase; logger?: Logger; modules?: readonly ModuleDefinition[] } = {}): Promise<TestServer> {
+/** The whole API on a free port over a fresh database, as `npm start` runs it, on a clock the test controls. */
+export async function startTestServer(options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[] } = {}): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
+  const clock = options.clock ?? new FakeClock();
   const app = await startApp({
     config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10 },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
+    clock,
     modules: options.modules ?? modules,
   });
   const clients: Client[] = [];
   return {
     app,
+    clock,
     url: app.server.url,
     wsUrl: app.server.wsUrl,
     database,

@@ -129,7 +129,7 @@ export class LogFollower {
       this.options.em,
       `select transaction_id::text, global_position from events
        where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-       order by transaction_id desc, global_position desc limit 1`,
+       order by events.transaction_id desc, events.global_position desc limit 1`,
     );
     return row ? { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) } : LOG_START;
   }

@@ -1,0 +1,34 @@
+import { commandEnvironments } from '../../src/eventStore/commands/commandEnvironment.ts';
+import type { CommandEnvironment } from '../../src/eventStore/commands/commandHandler.ts';
+import type { InlineProjection } from '../../src/eventStore/projections/projection.ts';
+import { uuidv7Generator } from '../../src/core/ids.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import type { EventMetadata } from '../../src/core/message.ts';
+import type { Orm } from '../../src/db/orm.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
+import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
+
+const { projections: appProjections } = compose(modules);
+
+/**
+ * What one API process runs commands with, made as the app makes it (`commandEnvironments`): one
+ * per-stream queue, one cache of remembered aggregate states and one commit notifier, shared by every
+ * command it runs. Call it again for another process. Each call of the result is one request's
+ * environment, on a fresh EntityManager fork.
+ */
+export function apiInstance(
+  orm: Orm,
+  options: { projections?: readonly InlineProjection[]; retries?: number; metadata?: EventMetadata } = {},
+): () => CommandEnvironment {
+  const environmentFor = commandEnvironments({
+    ids: uuidv7Generator,
+    projections: options.projections ?? appProjections,
+    // The test server's setting (test/support/server.ts).
+    retries: options.retries ?? 5,
+    // No feed in this process: the NOTIFY still reaches any other process's.
+    notifier: new CommitNotifier({ em: orm.em, logger: silentLogger }),
+  });
+  const metadata = options.metadata ?? { correlationId: 'test', actor: 'anonymous' };
+  return () => environmentFor(orm.em.fork(), metadata);
+}
