@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LogLevel } from '../core/logger.ts';
 
 /**
  * Every setting the service reads, from environment variables, validated once at start.
@@ -27,8 +28,6 @@ export type Config = {
   /** `debug`, `info`, `warn` or `error` (`LOG_LEVEL`). Default `info`. */
   readonly logLevel: LogLevel;
 };
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export class ConfigError extends Error {
   constructor(problems: readonly string[]) {
