@@ -17,6 +17,7 @@ import { serveGraphqlWs } from '../graphql/wsServer.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import type { Logger } from '../core/logger.ts';
 import { inlineProjections } from './modules.ts';
+import { Correlation } from './correlation.ts';
 import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
 
 export type ServerDeps = {
@@ -38,8 +39,6 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
-
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
@@ -53,16 +52,16 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     wakeLocalFeed: () => void feed.pump(),
   });
 
-  const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
-    const header = headers.get('x-correlation-id');
-    const correlationId = header && CORRELATION_ID.test(header) ? header : ids.uuid();
+  const correlation = new Correlation(ids, logger);
+  const makeContext = (headers: { get(name: string): string | null | undefined }, request?: Request): GraphQLContext => {
+    const correlationId = correlation.idFor(headers, request);
     const em = lazyFork(orm);
     const client = headers.get('user-agent')?.slice(0, 200);
     return {
       em,
       clock,
       ids,
-      logger,
+      logger: logger.child({ correlationId }),
       correlationId,
       feed,
       commands: environmentFor(em, { correlationId, actor: 'anonymous', ...(client ? { client } : {}) }),
@@ -78,7 +77,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     }
     // The live feed is reconnecting or shut down: the client should resubscribe, so it must see why.
     if (original instanceof FeedClosedError) return new GraphQLError(original.message, { extensions: original.extensions });
-    if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
+    if (original && !(original instanceof GraphQLError)) correlation.loggerFor(original).error('unexpected error in a GraphQL operation', { error: original });
     return yogaMaskError(error, message, isDev);
   };
 
@@ -90,8 +89,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     renderGraphiQL,
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
-      makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
+      makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
     maskedErrors: { maskError },
+    plugins: [correlation.plugin()],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
