@@ -22,6 +22,7 @@ describe('configuration from environment variables', () => {
       embeddedPort: 0,
       dbPoolSize: 10,
       commandRetries: 5,
+      stateCacheMaxBytes: 64 * 1024 * 1024,
       graphiql: true,
       logLevel: 'info',
     });
@@ -37,6 +38,7 @@ describe('configuration from environment variables', () => {
         EMBEDDED_PG_PORT: '5433',
         DB_POOL_SIZE: '20',
         COMMAND_RETRIES: '0',
+        STATE_CACHE_MAX_BYTES: '0',
         GRAPHIQL: 'No',
         LOG_LEVEL: ' WARN ',
       }),
@@ -48,6 +50,7 @@ describe('configuration from environment variables', () => {
       embeddedPort: 5433,
       dbPoolSize: 20,
       commandRetries: 0,
+      stateCacheMaxBytes: 0,
       graphiql: false,
       logLevel: 'warn',
     });
@@ -70,6 +73,7 @@ describe('configuration from environment variables', () => {
         EMBEDDED_PG_PORT: '70000',
         DB_POOL_SIZE: '0',
         COMMAND_RETRIES: '2.5',
+        STATE_CACHE_MAX_BYTES: '64MB',
         GRAPHIQL: 'maybe',
         LOG_LEVEL: 'loud',
       }),
@@ -79,6 +83,7 @@ describe('configuration from environment variables', () => {
       'EMBEDDED_PG_PORT must be a whole number from 0 to 65535, got "70000"',
       'DB_POOL_SIZE must be a whole number from 1 to 500, got "0"',
       'COMMAND_RETRIES must be a whole number from 0 to 100, got "2.5"',
+      'STATE_CACHE_MAX_BYTES must be a whole number from 0 to 68719476736, got "64MB"',
       'GRAPHIQL must be true or false, got "maybe"',
       'LOG_LEVEL must be one of debug, info, warn, error, got "loud"',
     ]);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
+import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
 
 /**
  * Every setting the service reads, from environment variables, checked once at start against the
@@ -22,6 +23,8 @@ export type Config = {
   readonly dbPoolSize: number;
   /** `COMMAND_RETRIES` */
   readonly commandRetries: number;
+  /** `STATE_CACHE_MAX_BYTES` */
+  readonly stateCacheMaxBytes: number;
   /** `GRAPHIQL` */
   readonly graphiql: boolean;
   /** `LOG_LEVEL` */
@@ -75,6 +78,9 @@ const variables = z.object({
   EMBEDDED_PG_PORT: wholeNumber(0, 65535).default(0).describe('Port of the embedded PostgreSQL; 0 picks a free one.'),
   DB_POOL_SIZE: wholeNumber(1, 500).default(10).describe('Connections in the pool.'),
   COMMAND_RETRIES: wholeNumber(0, 100).default(5).describe('Re-decisions of a command after a version conflict when the caller set no expectedVersion.'),
+  STATE_CACHE_MAX_BYTES: wholeNumber(0, 64 * 1024 ** 3)
+    .default(DEFAULT_STATE_CACHE_MAX_BYTES)
+    .describe('Estimated heap, in bytes, for the aggregate states this process remembers after its commits (so a command skips reading its stream); 0 remembers none.'),
   GRAPHIQL: flag().default(true).describe('Serve GraphiQL on GET /graphql (true|false, 1|0, yes|no).'),
   LOG_LEVEL: z
     .string()
@@ -99,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     embeddedPort: v.EMBEDDED_PG_PORT,
     dbPoolSize: v.DB_POOL_SIZE,
     commandRetries: v.COMMAND_RETRIES,
+    stateCacheMaxBytes: v.STATE_CACHE_MAX_BYTES,
     graphiql: v.GRAPHIQL,
     logLevel: v.LOG_LEVEL,
   };

@@ -21,7 +21,7 @@ import { Correlation } from './correlation.ts';
 import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
 
 export type ServerDeps = {
-  readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
+  readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
   readonly orm: MikroORM;
   /** For the event feed's dedicated LISTEN connection. */
   readonly databaseUrl: string;
@@ -48,6 +48,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     ids,
     projections: inlineProjections,
     retries: deps.config.commandRetries,
+    stateCacheMaxBytes: deps.config.stateCacheMaxBytes,
     logger,
     wakeLocalFeed: () => void feed.pump(),
   });

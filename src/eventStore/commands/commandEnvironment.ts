@@ -6,7 +6,7 @@ import { EVENTS_CHANNEL } from '../log/append.ts';
 import type { CommandEnvironment } from './commandHandler.ts';
 import { CommitNotifier } from '../feed/commitNotifier.ts';
 import type { InlineProjection } from '../projections/projection.ts';
-import { createStateCacheStore } from './stateCache.ts';
+import { createStateCacheStore, DEFAULT_STATE_CACHE_MAX_BYTES } from './stateCache.ts';
 import { KeyedSerializer } from './streamLocks.ts';
 
 /**
@@ -21,11 +21,14 @@ export function commandEnvironments(options: {
   projections: readonly InlineProjection[];
   retries: number;
   logger: Logger;
+  /** Estimated heap the remembered aggregate states may take; 0 remembers none (every command reads its stream). */
+  stateCacheMaxBytes?: number;
   /** Wakes this process's own log follower, if it has one. */
   wakeLocalFeed?: () => void;
 }): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
   const streamLocks = new KeyedSerializer();
-  const stateCache = createStateCacheStore();
+  const stateCacheMaxBytes = options.stateCacheMaxBytes ?? DEFAULT_STATE_CACHE_MAX_BYTES;
+  const stateCache = stateCacheMaxBytes > 0 ? createStateCacheStore(stateCacheMaxBytes) : undefined;
   const notifier = new CommitNotifier({
     send: () => options.em.getConnection().execute(`select pg_notify('${EVENTS_CHANNEL}', '')`),
     wakeLocal: options.wakeLocalFeed ?? (() => undefined),
