@@ -10,7 +10,7 @@ import { DomainError, ValidationError } from '../core/errors.ts';
 import type { Clock, IdGenerator } from '../core/ids.ts';
 import { commandEnvironments } from '../eventStore/commands/commandEnvironment.ts';
 import { FeedClosedError, LogFeed } from '../eventStore/feed/feed.ts';
-import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from '../eventStore/feed/feedMetrics.ts';
+import { feedHealth } from '../eventStore/feed/feedMetrics.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { schema } from './schema.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
@@ -18,6 +18,8 @@ import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.
 import type { Logger } from '../core/logger.ts';
 import { inlineProjections } from './modules.ts';
 import { Correlation } from './correlation.ts';
+import { createMetrics } from './metrics.ts';
+import { operationMetrics } from '../graphql/operationMetrics.ts';
 import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
 
 export type ServerDeps = {
@@ -43,12 +45,14 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   await feed.start();
+  const metrics = createMetrics(feed);
   const environmentFor = commandEnvironments({
     em: orm.em,
     ids,
     projections: inlineProjections,
     retries: deps.config.commandRetries,
     stateCacheMaxBytes: deps.config.stateCacheMaxBytes,
+    observer: metrics.commands,
     logger,
     wakeLocalFeed: () => void feed.pump(),
   });
@@ -92,7 +96,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
       makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
     maskedErrors: { maskError },
-    plugins: [correlation.plugin()],
+    plugins: [correlation.plugin(), operationMetrics(metrics.operations)],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
@@ -110,9 +114,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       return;
     }
     if (req.url === '/metrics' || req.url === '/metrics/') {
-      void renderMetrics(feed).then(
+      void metrics.render().then(
         (text) => {
-          res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+          res.writeHead(200, { 'content-type': metrics.contentType });
           res.end(text);
         },
         (error: unknown) => {

@@ -3,7 +3,7 @@ import type { EventMetadata } from '../../core/message.ts';
 import type { IdGenerator } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import { EVENTS_CHANNEL } from '../log/append.ts';
-import type { CommandEnvironment } from './commandHandler.ts';
+import type { CommandEnvironment, CommandObserver } from './commandHandler.ts';
 import { CommitNotifier } from '../feed/commitNotifier.ts';
 import type { InlineProjection } from '../projections/projection.ts';
 import { createStateCacheStore, DEFAULT_STATE_CACHE_MAX_BYTES } from './stateCache.ts';
@@ -23,6 +23,8 @@ export function commandEnvironments(options: {
   logger: Logger;
   /** Estimated heap the remembered aggregate states may take; 0 remembers none (every command reads its stream). */
   stateCacheMaxBytes?: number;
+  /** Told how each command ended (the API counts them for /metrics). */
+  observer?: CommandObserver;
   /** Wakes this process's own log follower, if it has one. */
   wakeLocalFeed?: () => void;
 }): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
@@ -44,5 +46,6 @@ export function commandEnvironments(options: {
     stateCache,
     onCommitted,
     metadata,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }
