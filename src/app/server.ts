@@ -19,7 +19,7 @@ import type { Logger } from '../core/logger.ts';
 import { inlineProjections } from './modules.ts';
 import { Correlation } from './correlation.ts';
 import { createMetrics } from './metrics.ts';
-import { operationMetrics } from '../graphql/operationMetrics.ts';
+import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { graphiqlTabs } from '../graphql/graphiqlExamples.ts';
 
 export type ServerDeps = {
@@ -46,6 +46,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   await feed.start();
   const metrics = createMetrics(feed);
+  const operationMetrics = new OperationMetrics(metrics.operations);
   const environmentFor = commandEnvironments({
     em: orm.em,
     ids,
@@ -96,7 +97,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
       makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
     maskedErrors: { maskError },
-    plugins: [correlation.plugin(), operationMetrics(metrics.operations)],
+    plugins: [correlation.plugin(), operationMetrics.plugin()],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
@@ -142,6 +143,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       subscribe: async (args: any) => {
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
         const results = await sharedResults.subscribe(args, args.rootValue.shareKey);
+        operationMetrics.subscribed(args.document, args.operationName, results);
         return Symbol.asyncIterator in results ? mapResults(results, maskResult) : maskResult(results);
       },
       onSubscribe: async (ctx, _id, params) => {

@@ -24,56 +24,67 @@ export interface OperationObserver {
 }
 
 /**
- * A Yoga plugin that reports each operation's name, type, outcome and execution time, over HTTP and
- * WebSocket alike. Operation names come from clients, so only the first `maxNames` distinct ones are
- * reported as they are: a client making up names cannot grow the metrics without bound.
+ * Reports each operation's name, type, outcome and execution time to an observer, as a Yoga plugin
+ * over HTTP and WebSocket alike. Operation names come from clients, so only the first `maxNames`
+ * distinct ones are reported as they are: a client making up names cannot grow the metrics without bound.
  */
-export function operationMetrics(observer: OperationObserver, options: { maxNames?: number } = {}): Plugin {
-  const maxNames = options.maxNames ?? 200;
-  const names = new Set<string>();
-  const describe = (document: DocumentNode, operationName: string | null | undefined): Pick<OperationObservation, 'name' | 'type'> => {
+export class OperationMetrics {
+  private readonly observer: OperationObserver;
+  private readonly maxNames: number;
+  private readonly names = new Set<string>();
+
+  constructor(observer: OperationObserver, options: { maxNames?: number } = {}) {
+    this.observer = observer;
+    this.maxNames = options.maxNames ?? 200;
+  }
+
+  /** For a subscription started outside Yoga's subscribe (the shared `events` path): a stream means it started, a result means it was refused. */
+  subscribed(document: DocumentNode, operationName: string | null | undefined, result: ExecutionResult | AsyncIterable<unknown>): void {
+    this.observer.observe({ ...this.describe(document, operationName), outcome: Symbol.asyncIterator in result ? 'ok' : outcomeOf(result) });
+  }
+
+  plugin(): Plugin {
+    return {
+      onValidate: ({ params, context }) => ({ valid }) => {
+        if (valid) return;
+        const operationName = (context as { params?: { operationName?: string | null } }).params?.operationName;
+        this.observer.observe({ ...this.describe(params.documentAST, operationName), outcome: 'error' });
+      },
+      onExecute: ({ args }) => {
+        const started = performance.now();
+        const operation = this.describe(args.document, args.operationName);
+        const done = (outcome: OperationOutcome) => this.observer.observe({ ...operation, outcome, seconds: (performance.now() - started) / 1000 });
+        return {
+          onExecuteDone: ({ result }) => {
+            if (!(Symbol.asyncIterator in result)) return void done(outcomeOf(result));
+            // Incremental delivery (@defer, @stream): the operation ends with its last part.
+            let outcome: OperationOutcome = 'ok';
+            return {
+              onNext: ({ result: part }) => {
+                if ('errors' in part && part.errors?.length) outcome = 'error';
+              },
+              onEnd: () => done(outcome),
+            };
+          },
+        };
+      },
+      onSubscribe: ({ args }) => ({
+        onSubscribeResult: ({ result }) => this.subscribed(args.document, args.operationName, result),
+        onSubscribeError: () => this.observer.observe({ ...this.describe(args.document, args.operationName), outcome: 'error' }),
+      }),
+    };
+  }
+
+  private describe(document: DocumentNode, operationName: string | null | undefined): Pick<OperationObservation, 'name' | 'type'> {
     const operation = getOperationAST(document, operationName);
     const name = operation?.name?.value ?? operationName ?? undefined;
     let label = '<anonymous>';
     if (name !== undefined) {
-      if (names.size < maxNames) names.add(name);
-      label = names.has(name) ? name : '<other>';
+      if (this.names.size < this.maxNames) this.names.add(name);
+      label = this.names.has(name) ? name : '<other>';
     }
     return { name: label, type: operation?.operation ?? 'unknown' };
-  };
-  const outcomeOf = (result: ExecutionResult): OperationOutcome => (result.errors?.length ? 'error' : 'ok');
-
-  return {
-    onValidate: ({ params, context }) => ({ valid }) => {
-      if (valid) return;
-      const operationName = (context as { params?: { operationName?: string | null } }).params?.operationName;
-      observer.observe({ ...describe(params.documentAST, operationName), outcome: 'error' });
-    },
-    onExecute: ({ args }) => {
-      const started = performance.now();
-      const operation = describe(args.document, args.operationName);
-      const done = (outcome: OperationOutcome) => observer.observe({ ...operation, outcome, seconds: (performance.now() - started) / 1000 });
-      return {
-        onExecuteDone: ({ result }) => {
-          if (!(Symbol.asyncIterator in result)) return void done(outcomeOf(result));
-          // Incremental delivery (@defer, @stream): the operation ends with its last part.
-          let outcome: OperationOutcome = 'ok';
-          return {
-            onNext: ({ result: part }) => {
-              if ('errors' in part && part.errors?.length) outcome = 'error';
-            },
-            onEnd: () => done(outcome),
-          };
-        },
-      };
-    },
-    onSubscribe: ({ args }) => {
-      const operation = describe(args.document, args.operationName);
-      return {
-        // A stream means the subscription started; a single result means it was refused.
-        onSubscribeResult: ({ result }) => observer.observe({ ...operation, outcome: Symbol.asyncIterator in result ? 'ok' : outcomeOf(result) }),
-        onSubscribeError: () => observer.observe({ ...operation, outcome: 'error' }),
-      };
-    },
-  };
+  }
 }
+
+const outcomeOf = (result: ExecutionResult): OperationOutcome => (result.errors?.length ? 'error' : 'ok');
