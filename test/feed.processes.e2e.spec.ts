@@ -80,7 +80,7 @@ async function gql(api: ApiProcess, query: string, variables: Record<string, unk
 
 type Metrics = Record<string, number> & {
   eventfeed_subscriptions: number; eventfeed_subscriber_fallbacks_total: number; eventfeed_events_read_total: number;
-  process_resident_memory_bytes: number; nodejs_heap_used_bytes: number; nodejs_external_memory_bytes: number;
+  process_resident_memory_bytes: number; nodejs_heap_size_used_bytes: number; nodejs_external_memory_bytes: number;
 };
 
 async function metrics(api: ApiProcess): Promise<Metrics> {
@@ -211,10 +211,10 @@ describe('a subscriber that never reads', () => {
     const mb = (bytes: number) => Math.round(bytes / MB);
     console.info(
       `never-reading subscriber: ${EVENTS_TOTAL} events delivered in ${delivery} ms; RSS ${mb(before.process_resident_memory_bytes)} -> ` +
-        `${mb(after.process_resident_memory_bytes)} MB, heap ${mb(after.nodejs_heap_used_bytes)} MB, external ${mb(after.nodejs_external_memory_bytes)} MB, subscriptions ${after.eventfeed_subscriptions}`,
+        `${mb(after.process_resident_memory_bytes)} MB, heap ${mb(after.nodejs_heap_size_used_bytes)} MB, external ${mb(after.nodejs_external_memory_bytes)} MB, subscriptions ${after.eventfeed_subscriptions}`,
     );
     expect(api.child.exitCode).toBeNull();
-    expect(after.nodejs_heap_used_bytes).toBeLessThan(112 * MB);
+    expect(after.nodejs_heap_size_used_bytes).toBeLessThan(112 * MB);
     expect(after.nodejs_external_memory_bytes).toBeLessThan(64 * MB);
     expect(after.process_resident_memory_bytes - before.process_resident_memory_bytes).toBeLessThan(250 * MB);
     normal.unsubscribe();

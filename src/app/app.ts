@@ -21,7 +21,7 @@ export type App = { readonly orm: Orm; readonly server: RunningServer; close(): 
 
 /** Connects, migrates and serves. `close` shuts the server, then the ORM; the database is the caller's. */
 export async function startApp(options: {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize'>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;

@@ -11,16 +11,19 @@ import type { Clock, IdGenerator } from '../core/ids.ts';
 import { commandEnvironments } from '../eventStore/commands/commandEnvironment.ts';
 import { FeedClosedError, LogFeed } from '../eventStore/feed/feed.ts';
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
-import { feedHealth, METRICS_CONTENT_TYPE, renderMetrics } from '../eventStore/feed/feedMetrics.ts';
+import { feedHealth } from '../eventStore/feed/feedMetrics.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { Composition } from './composition.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import type { Logger } from '../core/logger.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
+import { Correlation } from './correlation.ts';
+import { createMetrics } from './metrics.ts';
+import { OperationMetrics } from '../graphql/operationMetrics.ts';
 
 export type ServerDeps = {
-  readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'>;
+  readonly config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
   readonly composition: Composition;
   readonly orm: MikroORM;
   /** For the event feed's dedicated LISTEN connection. */
@@ -39,29 +42,31 @@ export type RunningServer = {
   close(): Promise<void>;
 };
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
-
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { orm, logger, clock, ids } = deps;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: deps.databaseUrl, logger });
   await feed.start();
+  const metrics = createMetrics(feed);
+  const operationMetrics = new OperationMetrics(metrics.operations);
   const environmentFor = commandEnvironments({
     ids,
     projections: deps.composition.projections,
     retries: deps.config.commandRetries,
     notifier: new CommitNotifier({ em: orm.em, feed, logger }),
+    ...(deps.config.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: deps.config.stateCacheMaxBytes } : {}),
+    observer: metrics.commands,
   });
 
-  const makeContext = (headers: { get(name: string): string | null | undefined }): GraphQLContext => {
-    const header = headers.get('x-correlation-id');
-    const correlationId = header && CORRELATION_ID.test(header) ? header : ids.uuid();
+  const correlation = new Correlation(ids, logger);
+  const makeContext = (headers: { get(name: string): string | null | undefined }, request?: Request): GraphQLContext => {
+    const correlationId = correlation.idFor(headers, request);
     const em = lazyFork(orm);
     const client = headers.get('user-agent')?.slice(0, 200);
     return {
       em,
       clock,
       ids,
-      logger,
+      logger: logger.child({ correlationId }),
       correlationId,
       feed,
       commands: environmentFor(em, { correlationId, actor: 'anonymous', ...(client ? { client } : {}) }),
@@ -77,7 +82,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     }
     // The live feed is reconnecting or shut down: the client should resubscribe, so it must see why.
     if (original instanceof FeedClosedError) return new GraphQLError(original.message, { extensions: original.extensions });
-    if (original && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL operation', { error: original });
+    if (original && !(original instanceof GraphQLError)) correlation.loggerFor(original).error('unexpected error in a GraphQL operation', { error: original });
     return yogaMaskError(error, message, isDev);
   };
 
@@ -89,9 +94,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     renderGraphiQL,
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
-      makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {})),
+      makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
     maskedErrors: { maskError },
-    plugins: [useStorableStrings()],
+    plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
@@ -109,9 +114,9 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       return;
     }
     if (req.url === '/metrics' || req.url === '/metrics/') {
-      void renderMetrics(feed).then(
+      void metrics.render().then(
         (text) => {
-          res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+          res.writeHead(200, { 'content-type': metrics.contentType });
           res.end(text);
         },
         (error: unknown) => {
@@ -137,6 +142,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       subscribe: async (args: any) => {
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
         const results = await sharedResults.subscribe(args, args.rootValue.shareKey);
+        operationMetrics.subscribed(args.document, args.operationName, results);
         return Symbol.asyncIterator in results ? mapResults(results, maskResult) : maskResult(results);
       },
       onSubscribe: async (ctx, _id, params) => {

@@ -1,5 +1,5 @@
 import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { LruCache } from '../eventStore/lruCache.ts';
+import { LRUCache } from 'lru-cache';
 
 /** Root subscription fields whose result depends on the event alone, never on who subscribed. */
 const SHAREABLE_ROOT_FIELDS = new Set(['events']);
@@ -12,7 +12,7 @@ const SHAREABLE_ROOT_FIELDS = new Set(['events']);
  * fields are all shareable take this path; their per-event execution uses no context.
  */
 export class SharedSubscriptionResults {
-  private readonly byOperation = new LruCache<string, LruCache<string, ExecutionResult | Promise<ExecutionResult>>>(1_000);
+  private readonly byOperation = new LRUCache<string, LRUCache<string, ExecutionResult | Promise<ExecutionResult>>>({ max: 1_000 });
 
   /** A key for the operation when its results can be shared, else undefined. */
   keyFor(document: DocumentNode, operationName: string | null | undefined, query: string, variables: unknown): string | undefined {
@@ -28,7 +28,7 @@ export class SharedSubscriptionResults {
     if (!isAsyncIterable(source)) return source;
     let results = this.byOperation.get(key);
     if (!results) {
-      results = new LruCache(1_000);
+      results = new LRUCache({ max: 1_000 });
       this.byOperation.set(key, results);
     }
     const shared = results;

@@ -22,10 +22,10 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const check = () => {
-      const match = /"message":"API ready","url":"([^"]+)"/.exec(output);
-      if (match) {
+      const ready = output.split('\n').map(logEntry).find((entry) => entry?.message === 'API ready' && typeof entry.url === 'string');
+      if (ready) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(ready.url as string);
       }
     };
     child.stdout!.on('data', check);
@@ -36,6 +36,16 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     });
   });
   return { child, url, output: () => output, exited };
+}
+
+/** A JSON log line's fields; undefined for other output (the banner on stdout, a line cut mid-chunk). */
+function logEntry(line: string): Record<string, unknown> | undefined {
+  try {
+    const entry: unknown = JSON.parse(line);
+    return typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `node src/main.ts` to completion (for start-up failures). */

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventMetadata } from '../../core/message.ts';
 import type { IdGenerator } from '../../core/ids.ts';
-import type { CommandEnvironment } from './commandHandler.ts';
+import type { CommandEnvironment, CommandObserver } from './commandHandler.ts';
 import type { InlineProjection } from '../projections/projection.ts';
-import { createStateCacheStore } from './stateCache.ts';
+import { createStateCacheStore, DEFAULT_STATE_CACHE_MAX_BYTES } from './stateCache.ts';
 import { KeyedSerializer } from './streamLocks.ts';
 
 /**
@@ -17,9 +17,14 @@ export function commandEnvironments(options: {
   retries: number;
   /** Told after every commit that appended events (in the API, the CommitNotifier built beside the feed). */
   notifier: { committed(): void };
+  /** Estimated heap the remembered aggregate states may take; 0 remembers none (every command reads its stream). */
+  stateCacheMaxBytes?: number;
+  /** Told how each command ended (the API counts them for /metrics). */
+  observer?: CommandObserver;
 }): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
   const streamLocks = new KeyedSerializer();
-  const stateCache = createStateCacheStore();
+  const stateCacheMaxBytes = options.stateCacheMaxBytes ?? DEFAULT_STATE_CACHE_MAX_BYTES;
+  const stateCache = stateCacheMaxBytes > 0 ? createStateCacheStore(stateCacheMaxBytes) : undefined;
   const onCommitted = () => options.notifier.committed();
   return (em, metadata) => ({
     em,
@@ -30,5 +35,6 @@ export function commandEnvironments(options: {
     stateCache,
     onCommitted,
     metadata,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }

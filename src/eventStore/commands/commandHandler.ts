@@ -26,7 +26,22 @@ export type CommandEnvironment = {
   readonly onCommitted?: () => void;
   /** Correlation, actor and client, stamped on every event. */
   readonly metadata: EventMetadata;
+  /** Told how each command ended, and of each retry (the API counts them for /metrics). */
+  readonly observer?: CommandObserver;
 };
+
+/**
+ * How a command ended: `success` (appended), `replayed` (its command id had run before),
+ * `domain_error` (a rule refused it), `version_conflict` (a ConcurrencyError reached the caller:
+ * `expectedVersion` did not match, or the retries ran out), `error` (anything unexpected). `retry`
+ * is reported for each re-decision after a version conflict, beside the command's final outcome.
+ */
+export type CommandOutcome = 'success' | 'replayed' | 'domain_error' | 'version_conflict' | 'error' | 'retry';
+
+/** Watches commands without the event store knowing what is done with it (the app counts them). */
+export interface CommandObserver {
+  observe(commandType: string, outcome: CommandOutcome): void;
+}
 
 export type CommandOptions = { readonly expectedVersion?: number; readonly commandId?: string };
 
@@ -49,7 +64,19 @@ export async function handleCommand<C extends Command, E extends Event, S>(
   env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions = {},
 ): Promise<CommandResult<E, S>> {
   const run = () => decideAndAppend(env, decider, streamId, command, options);
-  return env.streamLocks ? env.streamLocks.run(streamId, run) : run();
+  const pending = env.streamLocks ? env.streamLocks.run(streamId, run) : run();
+  return env.observer ? observed(env.observer, command.type, pending) : pending;
+}
+
+async function observed<R extends { readonly replayed: boolean }>(observer: CommandObserver, commandType: string, pending: Promise<R>): Promise<R> {
+  try {
+    const result = await pending;
+    observer.observe(commandType, result.replayed ? 'replayed' : 'success');
+    return result;
+  } catch (error) {
+    observer.observe(commandType, error instanceof ConcurrencyError ? 'version_conflict' : error instanceof DomainError ? 'domain_error' : 'error');
+    throw error;
+  }
 }
 
 async function decideAndAppend<C extends Command, E extends Event, S>(
@@ -88,6 +115,7 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       if (!(error instanceof ConcurrencyError)) throw error;
       if (optimistic) continue;
       if (options.expectedVersion !== undefined || retried >= env.retries) throw error;
+      env.observer?.observe(command.type, 'retry');
       await backOff(retried++);
     }
   }

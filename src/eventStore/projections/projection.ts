@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../../core/message.ts';
-import { LruCache } from '../lruCache.ts';
+import { LRUCache } from 'lru-cache';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
 
 /**
@@ -62,7 +62,7 @@ type CachedView<View> = { readonly version: number; readonly row: View | null };
  * exactly at the version the new events follow; it is remembered only after its write committed.
  */
 export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>, options: { cacheSize?: number } = {}): InlineProjection {
-  const committed = new LruCache<string, CachedView<View>>(options.cacheSize ?? 10_000);
+  const committed = new LRUCache<string, CachedView<View>>({ max: options.cacheSize ?? 10_000 });
   const uncommitted = new WeakMap<readonly RecordedEvent[], Map<string, CachedView<View>>>();
 
   const byStream = (events: readonly RecordedEvent[]) => {
