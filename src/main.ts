@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, redactUrl } from './app/config.ts';
 import { createLogger } from './core/logger.ts';
-import { openDatabase, startApp } from './app/app.ts';
+import { type App, buildApp, openDatabase } from './app/app.ts';
+import type { Listening } from './app/httpServer.ts';
 import { modules } from './app/modules.ts';
 
 async function main(): Promise<void> {
@@ -18,14 +19,19 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, logger);
   const source = database.embedded ? `embedded PostgreSQL (data in ${config.embeddedDataDir})` : 'DATABASE_URL';
 
-  let app;
+  let app: App;
+  let listening: Listening;
   try {
-    app = await startApp({ config, databaseUrl: database.url, logger, modules });
+    app = await buildApp({ config, databaseUrl: database.url, logger, modules });
+    listening = await app.start().catch(async (error: unknown) => {
+      await app.stop();
+      throw error;
+    });
   } catch (error) {
     await database.embedded?.stop();
     throw error;
   }
-  // Only now has the app connected: startApp opened the pool, ran the migrations and the feed's LISTEN.
+  // Only now has the app connected: it opened the pool, ran the migrations and the feed's LISTEN.
   logger.info('database ready', { database: redactUrl(database.url), source });
 
   let stopping = false;
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
     }, 15_000);
     forced.unref();
     try {
-      await app.close();
+      await app.stop();
       await database.embedded?.stop();
       logger.info('stopped cleanly');
     } catch (error) {
@@ -51,8 +57,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   // Announced last, once a signal would already shut down cleanly: whoever waits for this line may stop us at once.
-  logger.info('API ready', { url: app.server.url, graphiql: config.graphiql ? app.server.url : 'disabled', subscriptions: app.server.wsUrl });
-  process.stdout.write(`\n  GraphQL API:  ${app.server.url}${config.graphiql ? '   (open it in a browser for GraphiQL)' : ''}\n  WebSocket:    ${app.server.wsUrl}\n  Database:     ${redactUrl(database.url)} — ${source}\n\n`);
+  logger.info('API ready', { url: listening.url, graphiql: config.graphiql ? listening.url : 'disabled', subscriptions: listening.wsUrl });
+  process.stdout.write(`\n  GraphQL API:  ${listening.url}${config.graphiql ? '   (open it in a browser for GraphiQL)' : ''}\n  WebSocket:    ${listening.wsUrl}\n  Database:     ${redactUrl(database.url)} — ${source}\n\n`);
 }
 
 main().catch((error) => {

@@ -110,10 +110,10 @@ describe('live events over graphql-ws', () => {
     // Without `after` a subscription starts at the feed's live head: once the server's follower has
     // handed out the opening event, it is behind that head, and only what comes next is delivered.
     const openedAt = decodePosition(opened.data.openCart.position);
-    await expect.poll(() => comparePositions(server.app.server.feed.position, openedAt)).toBeGreaterThanOrEqual(0);
+    await expect.poll(() => comparePositions(server.app.feed.position, openedAt)).toBeGreaterThanOrEqual(0);
     const client = server.wsClient();
     const feed = collect<{ events: any }>(client, `subscription { events(filter: { streamId: "live-cart" }) { __typename type version streamId position ... on CartItemAdded { sku quantity } } }`);
-    await expect.poll(() => server.app.server.feed.subscriberCount).toBe(1);
+    await expect.poll(() => server.app.feed.subscriberCount).toBe(1);
     await server.gql(ADD, { input: coffee('live-cart', 1) });
     await server.gql(REMOVE, { input: { cartId: 'live-cart', sku: 'COFFEE', quantity: 1 } });
     await feed.waitFor(2);

@@ -47,14 +47,14 @@ const refusal = (argument: string) => [
 describe('positions the server handed out', () => {
   it("a subscription begun on an empty log is told to resume after the log's start, and that position is taken back", async () => {
     const fromHead = collect<LiveEvent>(server.wsClient(), FOLLOW);
-    await expect.poll(() => server.app.server.feed.subscriberCount).toBe(1);
+    await expect.poll(() => server.app.feed.subscriberCount).toBe(1);
     await terminateFeedConnection();
     await expect.poll(() => fromHead.errors.length).toBe(1);
     expect(fromHead.errors[0]).toEqual([expect.objectContaining({ extensions: { code: 'FEED_CLOSED', resumeAfter: '0_0' } })]);
 
-    await expect.poll(() => server.app.server.feed.connected, { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => server.app.feed.connected, { timeout: 20_000 }).toBe(true);
     const resumed = collect<LiveEvent>(server.wsClient(), FOLLOW, { after: '0_0' });
-    await expect.poll(() => server.app.server.feed.subscriberCount).toBe(1);
+    await expect.poll(() => server.app.feed.subscriberCount).toBe(1);
     await server.gql(OPEN, { cartId: 'first-cart' });
     await resumed.waitFor(1);
     expect(resumed.errors).toEqual([]);
@@ -116,7 +116,7 @@ describe('cursors the server never handed out', () => {
   });
 
   it('a subscription and a history query over graphql-ws refuse each with a VALIDATION error naming the argument', async () => {
-    const subscribersBefore = server.app.server.feed.subscriberCount;
+    const subscribersBefore = server.app.feed.subscriberCount;
     for (const [what, cursor] of Object.entries(madeUp())) {
       const live = collect<LiveEvent>(server.wsClient(), FOLLOW, { after: cursor });
       await expect.poll(() => live.completed || live.errors.length > 0).toBe(true);
@@ -127,6 +127,6 @@ describe('cursors the server never handed out', () => {
       expect(history.errors, `${what}: ${cursor}`).toEqual(refusal('before'));
     }
     // Nothing was left subscribed to the feed by the refusals.
-    expect(server.app.server.feed.subscriberCount).toBe(subscribersBefore);
+    expect(server.app.feed.subscriberCount).toBe(subscribersBefore);
   });
 });

@@ -205,7 +205,7 @@ describe('Subscription.events over graphql-ws', () => {
     ]);
 
     const missed = await addItem('closed-1', 'MISSED');
-    await expect.poll(() => server.app.server.feed.connected, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => server.app.feed.connected, { timeout: 10_000 }).toBe(true);
     const resumed = collect<{ events: FeedEvent }>(server.wsClient(), EVENTS, { after: added, filter: { streamType: 'Cart' } });
     await resumed.waitFor(1);
     expect(eventsOf(resumed.received).map((e) => e.position)).toEqual([missed]);

@@ -155,12 +155,12 @@ describe('GraphiQL in a browser', () => {
   it('runs a subscription over the WebSocket and shows an event pushed by a mutation made elsewhere', async () => {
     const opened = await gql(`mutation { openCart(input: { customerId: "live" }) { ... on OpenCartSuccess { cart { id: cartId } } } }`);
     const cartId: string = opened.openCart.cart.id;
-    const subscribersBefore = server.app.server.feed.subscriberCount;
+    const subscribersBefore = server.app.feed.subscriberCount;
 
     await openGraphiQL();
     await openTab('LiveCartEvents');
     await run();
-    await expect.poll(() => server.app.server.feed.subscriberCount, { timeout: 20_000 }).toBeGreaterThan(subscribersBefore);
+    await expect.poll(() => server.app.feed.subscriberCount, { timeout: 20_000 }).toBeGreaterThan(subscribersBefore);
     expect(webSockets).toContain(server.wsUrl);
 
     await addItem(cartId, 'BISCUITS', 4);

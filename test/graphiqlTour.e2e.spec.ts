@@ -25,9 +25,9 @@ describe('the GraphiQL tour, run tab after tab as a new user would', () => {
       const name = operation.name!.value;
       const variables = tab.variables === undefined ? undefined : (JSON.parse(tab.variables) as Record<string, unknown>);
       if (operation.operation === 'subscription') {
-        const subscribers = server.app.server.feed.subscriberCount;
+        const subscribers = server.app.feed.subscriberCount;
         live = collect<LiveEvent>(server.wsClient(), tab.query, variables);
-        await expect.poll(() => server.app.server.feed.subscriberCount, { timeout: 10_000 }).toBe(subscribers + 1);
+        await expect.poll(() => server.app.feed.subscriberCount, { timeout: 10_000 }).toBe(subscribers + 1);
         return;
       }
       const result = await fetch(server.url, {

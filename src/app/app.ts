@@ -1,12 +1,24 @@
 import type { Config } from './config.ts';
 import { redactUrl } from './config.ts';
 import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
 import { migrate, openOrm, type Orm } from '../db/orm.ts';
-import type { Logger } from '../core/logger.ts';
+import { commandEnvironments } from '../eventStore/commands/commandEnvironment.ts';
+import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
+import { LogFeed } from '../eventStore/feed/feed.ts';
+import { OperationMetrics } from '../graphql/operationMetrics.ts';
+import { useStorableStrings } from '../graphql/storableStrings.ts';
 import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
 import { compose } from './composition.ts';
-import { startServer, type RunningServer } from './server.ts';
+import { contextFactory } from './context.ts';
+import { Correlation } from './correlation.ts';
+import { errorMasking } from './errorMasking.ts';
+import { health } from './health.ts';
+import { closeGracefully, createHttpServer, listen, type Listening } from './httpServer.ts';
+import { createMetrics } from './metrics.ts';
+import { serveSubscriptions } from './webSocket.ts';
+import { graphqlHandler } from './yoga.ts';
 
 export type Database = { readonly url: string; readonly embedded: RunningPostgres | undefined };
 
@@ -17,10 +29,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
   return { url: embedded.url, embedded };
 }
 
-export type App = { readonly orm: Orm; readonly server: RunningServer; close(): Promise<void> };
-
-/** Connects, migrates and serves. `close` shuts the server, then the ORM; the database is the caller's. */
-export async function startApp(options: {
+export type AppOptions = {
   config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
   databaseUrl: string;
   logger: Logger;
@@ -28,32 +37,83 @@ export async function startApp(options: {
   ids?: IdGenerator;
   /** The modules to serve: the app's list (src/app/modules.ts), or any other. */
   modules: readonly ModuleDefinition[];
-}): Promise<App> {
+};
+
+export type App = {
+  readonly orm: Orm;
+  /** This process's live event feed (one per process, shared by every subscription). */
+  readonly feed: LogFeed;
+  /** Runs an HTTP GraphQL request in process, without a port (Yoga's fetch). */
+  readonly fetch: (request: Request) => Promise<Response>;
+  /** Starts the live feed and listens on the configured port. */
+  start(): Promise<Listening>;
+  /** Stops taking requests, lets those in flight finish, then closes sockets, the feed and the ORM. The database is the caller's. */
+  stop(): Promise<void>;
+};
+
+/**
+ * Composes the app from its modules: connects and migrates, then wires the one path a command
+ * takes (resolver → command handler → append with inline projections → commit notifier → feed) and
+ * the transports around it. Nothing listens until `start`.
+ */
+export async function buildApp(options: AppOptions): Promise<App> {
   const { config, databaseUrl, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? uuidv7Generator;
   const composition = compose(options.modules);
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
     const applied = await migrate(orm);
     if (applied.length > 0) logger.info('applied migrations', { migrations: applied, database: redactUrl(databaseUrl) });
-    const server = await startServer({
-      config,
-      composition,
-      orm,
-      databaseUrl,
-      logger,
-      clock: options.clock ?? systemClock,
-      ids: options.ids ?? uuidv7Generator,
-    });
-    return {
-      orm,
-      server,
-      close: async () => {
-        await server.close();
-        await orm.close();
-      },
-    };
   } catch (error) {
     await orm.close();
     throw error;
   }
+
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger });
+  const notifier = new CommitNotifier({ em: orm.em, feed, logger });
+  const metrics = createMetrics(feed);
+  const operationMetrics = new OperationMetrics(metrics.operations);
+  const environmentFor = commandEnvironments({
+    ids,
+    projections: composition.projections,
+    retries: config.commandRetries,
+    notifier,
+    ...(config.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: config.stateCacheMaxBytes } : {}),
+    observer: metrics.commands,
+  });
+  const correlation = new Correlation(ids, logger);
+  const { maskError, maskResult } = errorMasking(correlation);
+  const yoga = graphqlHandler({
+    schema: composition.schema,
+    graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
+    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, environmentFor }),
+    maskError,
+    plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
+    logger,
+  });
+  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger });
+  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    orm,
+    feed,
+    fetch: (request) => Promise.resolve(yoga.fetch(request)),
+    async start() {
+      await feed.start();
+      return listen(httpServer, config.port, config.host);
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        // Requests already running (commands mid-transaction) finish while sockets and the feed close.
+        const httpClosed = closeGracefully(httpServer);
+        await subscriptions.dispose();
+        await feed.stop();
+        await httpClosed;
+        // A NOTIFY still on its way holds a pooled connection: let it finish before the pool closes.
+        await notifier.settled();
+        await orm.close();
+      })()),
+  };
 }

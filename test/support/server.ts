@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startApp, type App } from '../../src/app/app.ts';
+import { buildApp, type App } from '../../src/app/app.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { modules } from '../../src/app/modules.ts';
 import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
@@ -25,22 +25,23 @@ export type TestServer = {
 export async function startTestServer(options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[] } = {}): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const clock = options.clock ?? new FakeClock();
-  const app = await startApp({
+  const app = await buildApp({
     config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10 },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
     clock,
     modules: options.modules ?? modules,
   });
+  const { url, wsUrl } = await app.start();
   const clients: Client[] = [];
   return {
     app,
     clock,
-    url: app.server.url,
-    wsUrl: app.server.wsUrl,
+    url,
+    wsUrl,
     database,
     async gql(query, variables, headers) {
-      const response = await fetch(app.server.url, {
+      const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify({ query, variables }),
@@ -48,13 +49,13 @@ export async function startTestServer(options: { database?: TestDatabase; logger
       return (await response.json()) as any;
     },
     wsClient() {
-      const client = createClient({ url: app.server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
       clients.push(client);
       return client;
     },
     async close() {
       await Promise.all(clients.map((client) => client.dispose()));
-      await app.close();
+      await app.stop();
       if (!options.database) await database.drop();
     },
   };

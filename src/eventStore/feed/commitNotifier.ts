@@ -25,7 +25,7 @@ export class CommitNotifier {
   private readonly em: EntityManager;
   private readonly feed: LocalFeed | undefined;
   private readonly logger: Logger;
-  private sending = false;
+  private sending: Promise<void> | undefined;
   private pending = false;
 
   /** `feed`: this process's own feed, if it has one (a process that only writes has none). */
@@ -43,11 +43,15 @@ export class CommitNotifier {
       this.pending = true;
       return;
     }
-    void this.sendUntilSettled();
+    this.sending = this.sendUntilSettled();
+  }
+
+  /** Resolves once no NOTIFY is on its way: wait for it before closing the ORM, or its connection leaks. */
+  async settled(): Promise<void> {
+    await this.sending;
   }
 
   private async sendUntilSettled(): Promise<void> {
-    this.sending = true;
     try {
       do {
         this.pending = false;
@@ -59,7 +63,7 @@ export class CommitNotifier {
         }
       } while (this.pending);
     } finally {
-      this.sending = false;
+      this.sending = undefined;
     }
   }
 }

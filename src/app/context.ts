@@ -1,0 +1,65 @@
+import type http from 'node:http';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Clock, IdGenerator } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
+import type { LogFeed } from '../eventStore/feed/feed.ts';
+import type { EventMetadata } from '../core/message.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
+import type { Correlation } from './correlation.ts';
+
+export type Headers = { get(name: string): string | null | undefined };
+
+/**
+ * Builds each operation's context: its correlation id and the child logger that carries it, an
+ * EntityManager of its own, and the command environment that stamps the id on every event.
+ */
+export function contextFactory(deps: {
+  orm: MikroORM;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  feed: LogFeed;
+  correlation: Correlation;
+  environmentFor: (em: EntityManager, metadata: EventMetadata) => CommandEnvironment;
+}): (headers: Headers, request?: Request) => GraphQLContext {
+  return (headers, request) => {
+    const correlationId = deps.correlation.idFor(headers, request);
+    const em = lazyFork(deps.orm);
+    const client = headers.get('user-agent')?.slice(0, 200);
+    return {
+      em,
+      clock: deps.clock,
+      ids: deps.ids,
+      logger: deps.logger.child({ correlationId }),
+      correlationId,
+      feed: deps.feed,
+      commands: deps.environmentFor(em, { correlationId, actor: 'anonymous', ...(client ? { client } : {}) }),
+    };
+  };
+}
+
+/**
+ * An EntityManager fork made on first use. Every operation gets its own fork, but most
+ * subscriptions never touch the ORM, and with ten thousand open a fork each was most of their memory.
+ */
+function lazyFork(orm: MikroORM): EntityManager {
+  let fork: EntityManager | undefined;
+  return new Proxy(orm.em, {
+    get(_target, property) {
+      fork ??= orm.em.fork();
+      const value = Reflect.get(fork, property, fork);
+      return typeof value === 'function' ? value.bind(fork) : value;
+    },
+  });
+}
+
+/** Node's incoming headers behind the Fetch `get`, for WebSocket upgrade requests. */
+export function nodeHeaders(headers: http.IncomingHttpHeaders): Headers {
+  return {
+    get(name: string) {
+      const value = headers[name.toLowerCase()];
+      return Array.isArray(value) ? value[0] : value;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type http from 'node:http';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import type { Logger } from '../core/logger.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
+import type { GraphiqlTab } from '../modules/moduleDefinition.ts';
+import { type Headers, nodeHeaders } from './context.ts';
+
+/** Yoga for the schema: GraphiQL when enabled, the app's plugins and error masking, Yoga's logs through ours. */
+export function graphqlHandler(deps: {
+  schema: GraphQLSchema;
+  graphiql: false | { tabs: readonly GraphiqlTab[] };
+  makeContext: (headers: Headers, request?: Request) => GraphQLContext;
+  maskError: (error: unknown, message: string, isDev?: boolean) => Error;
+  plugins: Plugin[];
+  logger: Logger;
+}) {
+  const { logger } = deps;
+  return createYoga<{ req?: http.IncomingMessage }, GraphQLContext>({
+    schema: deps.schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: deps.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: [...deps.graphiql.tabs] } : false,
+    renderGraphiQL,
+    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
+    context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
+      deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
+    maskedErrors: { maskError: deps.maskError },
+    plugins: deps.plugins,
+    logging: {
+      debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
+      info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
+      warn: (...args) => logger.warn(String(args[0]), { args: args.slice(1) }),
+      error: (...args) => logger.error(String(args[0]), { args: args.slice(1) }),
+    },
+  });
+}
