@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/app/config.ts';
+import { ConfigError, DEVELOPMENT_JWT_ISSUER, DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/app/config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -25,6 +25,9 @@ describe('configuration from environment variables', () => {
       stateCacheMaxBytes: 64 * 1024 * 1024,
       graphiql: true,
       logLevel: 'info',
+      production: false,
+      // No JWT settings outside production: the development secret, so `npm start` works as it is.
+      auth: { mode: 'jwt', development: true, secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER, rolesClaim: 'roles', clockToleranceSeconds: 30 },
     });
   });
 
@@ -41,6 +44,12 @@ describe('configuration from environment variables', () => {
         STATE_CACHE_MAX_BYTES: '0',
         GRAPHIQL: 'No',
         LOG_LEVEL: ' WARN ',
+        NODE_ENV: 'production',
+        JWT_SECRET: 'a-production-secret-of-at-least-32-chars',
+        JWT_ISSUER: 'https://id.example.com/',
+        JWT_AUDIENCE: 'shop-api',
+        JWT_ROLES_CLAIM: 'https://example.com/roles',
+        JWT_CLOCK_TOLERANCE_SECONDS: '10',
       }),
     ).toEqual({
       port: 8080,
@@ -53,7 +62,27 @@ describe('configuration from environment variables', () => {
       stateCacheMaxBytes: 0,
       graphiql: false,
       logLevel: 'warn',
+      production: true,
+      auth: {
+        mode: 'jwt',
+        development: false,
+        secret: 'a-production-secret-of-at-least-32-chars',
+        issuer: 'https://id.example.com/',
+        audience: 'shop-api',
+        rolesClaim: 'https://example.com/roles',
+        clockToleranceSeconds: 10,
+      },
     });
+  });
+
+  it('in production, refuses to start without JWT settings unless authentication is switched off', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET or JWT_JWKS_URL must be set when NODE_ENV=production/);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH: 'off' }).auth).toEqual({ mode: 'off', development: false });
+  });
+
+  it('takes a JWKS URL instead of a secret, but not both', () => {
+    expect(loadConfig({ JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json' }).auth).toMatchObject({ mode: 'jwt', development: false, jwksUrl: 'https://id.example.com/.well-known/jwks.json' });
+    expect(() => loadConfig({ JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_SECRET: 'a-production-secret-of-at-least-32-chars' })).toThrow(/both set/);
   });
 
   it('a variable set to blanks counts as unset', () => {

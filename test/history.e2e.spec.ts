@@ -53,7 +53,7 @@ describe('history over HTTP', () => {
       correlationId: 'checkout-flow-42',
       causationId: 'e2e-open-1',
       commandName: 'OpenCart',
-      actor: 'anonymous',
+      actor: 'test-admin',
       client: expect.any(String),
       schemaVersion: 1,
     });

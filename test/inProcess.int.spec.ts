@@ -10,7 +10,7 @@ let app: App;
 beforeAll(async () => {
   database = await createTestDatabase();
   app = await buildApp({
-    config: { port: 0, host: '127.0.0.1', graphiql: false, commandRetries: 5, dbPoolSize: 4 },
+    config: { port: 0, host: '127.0.0.1', graphiql: false, commandRetries: 5, dbPoolSize: 4, auth: { mode: 'off', development: false } },
     databaseUrl: database.url,
     logger: silentLogger,
     modules,

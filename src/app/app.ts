@@ -10,6 +10,7 @@ import { LogFeed } from '../eventStore/feed/feed.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
 import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
+import { createAuthenticator } from './authenticator.ts';
 import { compose } from './composition.ts';
 import { contextFactory } from './context.ts';
 import { Correlation } from './correlation.ts';
@@ -30,7 +31,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -87,7 +88,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
-    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, environmentFor }),
+    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
     plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
     logger,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
 import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
+import type { AuthSettings } from './authenticator.ts';
 
 /**
  * Every setting the service reads, from environment variables, checked once at start against the
@@ -29,7 +30,18 @@ export type Config = {
   readonly graphiql: boolean;
   /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
+  /** `NODE_ENV` is `production` */
+  readonly production: boolean;
+  /**
+   * How callers are authenticated: `AUTH` and the `JWT_*` variables. `development` when no JWT
+   * settings were given outside production, so the well-known development secret is in use.
+   */
+  readonly auth: AuthSettings & { readonly development: boolean };
 };
+
+/** Signs the development tokens `npm start` prints when no JWT settings are given outside production. Never use it in production. */
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+export const DEVELOPMENT_JWT_ISSUER = 'eventsourced-graphql-development';
 
 export class ConfigError extends Error {
   constructor(problems: readonly string[]) {
@@ -89,6 +101,17 @@ const variables = z.object({
     .pipe(z.enum(LOG_LEVELS, { error: (issue) => `must be one of ${LOG_LEVELS.join(', ')}, got "${String(issue.input)}"` }))
     .default('info')
     .describe('Lowest level logged as JSON lines on stderr: debug, info, warn or error.'),
+  NODE_ENV: z.string().trim().default('development').describe('`production` turns on the production defaults: JWT settings required, GraphiQL off.'),
+  AUTH: z
+    .enum(['jwt', 'off'], { error: (issue) => `must be jwt or off, got "${String(issue.input)}"` })
+    .default('jwt')
+    .describe('`jwt` (the default) checks a bearer token on every request; `off` lets every caller act as an administrator (logged as a warning at every start).'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 needs 256 bits)').optional().describe('Shared secret of HS256 tokens. Give this or JWT_JWKS_URL.'),
+  JWT_JWKS_URL: z.url({ error: (issue) => `must be a URL, got "${String(issue.input)}"` }).optional().describe('URL of the identity provider\'s JSON Web Key Set, for RS/ES-signed tokens.'),
+  JWT_ISSUER: z.string().trim().optional().describe('Required `iss` of tokens; unchecked when unset.'),
+  JWT_AUDIENCE: z.string().trim().optional().describe('Required `aud` of tokens; unchecked when unset.'),
+  JWT_ROLES_CLAIM: z.string().trim().default('roles').describe('The token claim listing the caller\'s roles (an array of strings, or one space- or comma-separated string).'),
+  JWT_CLOCK_TOLERANCE_SECONDS: wholeNumber(0, 300).default(30).describe('Seconds of clock skew allowed when checking exp and nbf.'),
 });
 
 export function loadConfig(env: Env = process.env): Config {
@@ -97,6 +120,27 @@ export function loadConfig(env: Env = process.env): Config {
   const parsed = variables.safeParse(given);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
   const v = parsed.data;
+  const production = v.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (v.JWT_SECRET && v.JWT_JWKS_URL) problems.push('JWT_SECRET and JWT_JWKS_URL are both set: give one');
+  const configured = Boolean(v.JWT_SECRET || v.JWT_JWKS_URL);
+  if (production && v.AUTH === 'jwt' && !configured) problems.push('JWT_SECRET or JWT_JWKS_URL must be set when NODE_ENV=production (or AUTH=off to run without authentication)');
+  if (problems.length > 0) throw new ConfigError(problems);
+  const development = v.AUTH === 'jwt' && !configured;
+  const auth: Config['auth'] =
+    v.AUTH === 'off'
+      ? { mode: 'off', development: false }
+      : {
+          mode: 'jwt',
+          development,
+          ...(development ? { secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER } : {}),
+          ...(v.JWT_SECRET ? { secret: v.JWT_SECRET } : {}),
+          ...(v.JWT_JWKS_URL ? { jwksUrl: v.JWT_JWKS_URL } : {}),
+          ...(v.JWT_ISSUER ? { issuer: v.JWT_ISSUER } : {}),
+          ...(v.JWT_AUDIENCE ? { audience: v.JWT_AUDIENCE } : {}),
+          rolesClaim: v.JWT_ROLES_CLAIM,
+          clockToleranceSeconds: v.JWT_CLOCK_TOLERANCE_SECONDS,
+        };
   return {
     port: v.PORT,
     host: v.HOST,
@@ -108,6 +152,8 @@ export function loadConfig(env: Env = process.env): Config {
     stateCacheMaxBytes: v.STATE_CACHE_MAX_BYTES,
     graphiql: v.GRAPHIQL,
     logLevel: v.LOG_LEVEL,
+    production,
+    auth,
   };
 }
 

@@ -6,13 +6,18 @@ import type { CommandEnvironment } from '../eventStore/commands/commandHandler.t
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { EventMetadata } from '../core/message.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import { GraphQLError } from 'graphql';
+import { actorOf } from '../core/identity.ts';
+import { AuthenticationError, type Authenticator, bearerToken } from './authenticator.ts';
 import type { Correlation } from './correlation.ts';
 
 export type Headers = { get(name: string): string | null | undefined };
 
 /**
- * Builds each operation's context: its correlation id and the child logger that carries it, an
- * EntityManager of its own, and the command environment that stamps the id on every event.
+ * Builds each operation's context: the caller's identity, its correlation id and the child logger
+ * that carries it, an EntityManager of its own, and the command environment that stamps both on
+ * every event. A token that does not verify refuses the operation as UNAUTHENTICATED (HTTP 401);
+ * no token is an anonymous caller, whom the policies then refuse what needs more.
  */
 export function contextFactory(deps: {
   orm: MikroORM;
@@ -21,9 +26,11 @@ export function contextFactory(deps: {
   logger: Logger;
   feed: LogFeed;
   correlation: Correlation;
+  authenticator: Authenticator;
   environmentFor: (em: EntityManager, metadata: EventMetadata) => CommandEnvironment;
-}): (headers: Headers, request?: Request) => GraphQLContext {
-  return (headers, request) => {
+}): (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext> {
+  return async (headers, request, connectionParams) => {
+    const identity = await identify(deps.authenticator, headers, connectionParams);
     const correlationId = deps.correlation.idFor(headers, request);
     const em = lazyFork(deps.orm);
     const client = headers.get('user-agent')?.slice(0, 200);
@@ -31,12 +38,25 @@ export function contextFactory(deps: {
       em,
       clock: deps.clock,
       ids: deps.ids,
+      identity,
       logger: deps.logger.child({ correlationId }),
       correlationId,
       feed: deps.feed,
-      commands: deps.environmentFor(em, { correlationId, actor: 'anonymous', ...(client ? { client } : {}) }),
+      commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }),
     };
   };
+}
+
+/** Browsers cannot set headers on a WebSocket, so there the token comes in the connection's params. */
+async function identify(authenticator: Authenticator, headers: Headers, connectionParams: Readonly<Record<string, unknown>> | undefined) {
+  const param = connectionParams?.['authorization'] ?? connectionParams?.['Authorization'];
+  const token = bearerToken(typeof param === 'string' ? param : headers.get('authorization'));
+  try {
+    return await authenticator.authenticate(token);
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) throw error;
+    throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', reason: error.reason, http: { status: 401 } } });
+  }
 }
 
 /**

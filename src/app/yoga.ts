@@ -11,7 +11,7 @@ import { type Headers, nodeHeaders } from './context.ts';
 export function graphqlHandler(deps: {
   schema: GraphQLSchema;
   graphiql: false | { tabs: readonly GraphiqlTab[] };
-  makeContext: (headers: Headers, request?: Request) => GraphQLContext;
+  makeContext: (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
   plugins: Plugin[];
   logger: Logger;
@@ -24,8 +24,8 @@ export function graphqlHandler(deps: {
     graphiql: deps.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: [...deps.graphiql.tabs] } : false,
     renderGraphiQL,
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
-    context: (initial: YogaInitialContext & { req?: http.IncomingMessage }) =>
-      deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request),
+    context: (initial: YogaInitialContext & { req?: http.IncomingMessage; connectionParams?: Readonly<Record<string, unknown>> }) =>
+      deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.connectionParams),
     maskedErrors: { maskError: deps.maskError },
     plugins: deps.plugins,
     logging: {

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock, IdGenerator } from '../core/ids.ts';
+import type { Identity } from '../core/identity.ts';
 import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { Logger } from '../core/logger.ts';
@@ -11,6 +12,8 @@ export type GraphQLContext = {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly logger: Logger;
+  /** Who is calling: from the bearer token (HTTP) or the connection's `authorization` param (WebSocket). */
+  readonly identity: Identity;
   /** Ties every event this request appends together; from `x-correlation-id` or generated. */
   readonly correlationId: string;
   /** Command environment (transaction, projections, metadata) for mutations. */

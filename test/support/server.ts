@@ -4,6 +4,7 @@ import { buildApp, type App } from '../../src/app/app.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { modules } from '../../src/app/modules.ts';
 import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
+import { adminToken, TEST_AUTH } from './auth.ts';
 import { FakeClock } from './clock.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -14,10 +15,10 @@ export type TestServer = {
   readonly url: string;
   readonly wsUrl: string;
   readonly database: TestDatabase;
-  /** POSTs a GraphQL operation; returns the parsed body. */
+  /** POSTs a GraphQL operation as an administrator (pass another `authorization` header, or '' for none); returns the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
-  /** A real graphql-ws client on this server. */
-  wsClient(): Client;
+  /** A real graphql-ws client on this server, as an administrator unless given another token (null: none). */
+  wsClient(options?: { token?: string | null }): Client;
   close(): Promise<void>;
 };
 
@@ -26,7 +27,7 @@ export async function startTestServer(options: { database?: TestDatabase; logger
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const clock = options.clock ?? new FakeClock();
   const app = await buildApp({
-    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10 },
+    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10, auth: TEST_AUTH },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
     clock,
@@ -41,15 +42,17 @@ export async function startTestServer(options: { database?: TestDatabase; logger
     wsUrl,
     database,
     async gql(query, variables, headers) {
+      const { authorization = `Bearer ${adminToken}`, ...others } = headers ?? {};
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}), ...others },
         body: JSON.stringify({ query, variables }),
       });
       return (await response.json()) as any;
     },
-    wsClient() {
-      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+    wsClient(options = {}) {
+      const token = options.token === undefined ? adminToken : options.token;
+      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
       clients.push(client);
       return client;
     },

@@ -1,0 +1,98 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, SignJWT } from 'jose';
+import type { Identity } from '../core/identity.ts';
+import { ANONYMOUS } from '../core/identity.ts';
+
+/** How callers prove who they are: JWTs checked with a shared secret or a JWKS, or not at all. */
+export type AuthSettings =
+  | {
+      readonly mode: 'jwt';
+      /** HS256 shared secret; exactly one of secret and jwksUrl. */
+      readonly secret?: string;
+      readonly jwksUrl?: string;
+      readonly issuer?: string;
+      readonly audience?: string;
+      /** The claim that lists the caller's roles (an array of strings, or one string). */
+      readonly rolesClaim: string;
+      readonly clockToleranceSeconds: number;
+    }
+  | { readonly mode: 'off' };
+
+/** Why a presented token was refused. The client can act on the reason: refresh, or sign in again. */
+export class AuthenticationError extends Error {
+  readonly reason: 'expired' | 'invalid';
+  constructor(reason: 'expired' | 'invalid', message: string) {
+    super(message);
+    this.name = 'AuthenticationError';
+    this.reason = reason;
+  }
+}
+
+export type Authenticator = {
+  /** The caller's identity from a bearer token; anonymous without one. Throws AuthenticationError for a bad token. */
+  authenticate(token: string | undefined): Promise<Identity>;
+};
+
+/** With authentication off every caller acts as this one administrator (as before authentication existed). */
+const UNCHECKED: Identity = { kind: 'subject', subject: 'anonymous', roles: ['admin'] };
+
+export function createAuthenticator(settings: AuthSettings): Authenticator {
+  if (settings.mode === 'off') return { authenticate: async () => UNCHECKED };
+  const key = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : new TextEncoder().encode(settings.secret ?? '');
+  const options = {
+    ...(settings.issuer ? { issuer: settings.issuer } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+    clockTolerance: settings.clockToleranceSeconds,
+    ...(settings.jwksUrl ? {} : { algorithms: ['HS256'] }),
+  };
+  return {
+    async authenticate(token) {
+      if (token === undefined || token === '') return ANONYMOUS;
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, key as never, options));
+      } catch (error) {
+        if (error instanceof errors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired: get a new one');
+        throw new AuthenticationError('invalid', 'The token is not valid here (signature, issuer, audience or format)');
+      }
+      if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('invalid', 'The token names no subject (sub)');
+      return {
+        kind: 'subject',
+        subject: payload.sub,
+        roles: rolesOf(payload[settings.rolesClaim]),
+        ...(payload.exp !== undefined ? { expiresAt: new Date(payload.exp * 1000) } : {}),
+      };
+    },
+  };
+}
+
+function rolesOf(claim: unknown): string[] {
+  if (typeof claim === 'string') return claim.split(/[\s,]+/).filter(Boolean);
+  return Array.isArray(claim) ? claim.filter((role): role is string => typeof role === 'string') : [];
+}
+
+/** A bearer token from an `Authorization` header value; undefined when there is none. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/** Signs an HS256 token for the configured secret (development tokens, `npm run token`, tests). */
+export async function mintToken(options: {
+  secret: string;
+  subject: string;
+  roles: readonly string[];
+  rolesClaim: string;
+  issuer?: string;
+  audience?: string;
+  /** A relative time such as "2h" or "30d", from now. */
+  expiresIn: string;
+}): Promise<string> {
+  const jwt = new SignJWT({ [options.rolesClaim]: [...options.roles] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(options.subject)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn);
+  if (options.issuer) jwt.setIssuer(options.issuer);
+  if (options.audience) jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

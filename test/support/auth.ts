@@ -1,0 +1,30 @@
+import type { Config } from '../../src/app/config.ts';
+import { mintToken } from '../../src/app/authenticator.ts';
+
+/** The JWT settings of every test server: HS256 with a secret of the tests' own, issuer and audience checked. */
+export const TEST_AUTH: Config['auth'] = {
+  mode: 'jwt',
+  development: false,
+  secret: 'test-only-secret-that-is-long-enough-for-hs256',
+  issuer: 'eventsourced-graphql-tests',
+  audience: 'eventsourced-graphql',
+  rolesClaim: 'roles',
+  clockToleranceSeconds: 5,
+};
+
+/** A token the test servers accept, for `subject` with `roles`. */
+export function tokenFor(subject: string, roles: readonly string[] = [], options: { expiresIn?: string; secret?: string; audience?: string } = {}): Promise<string> {
+  if (TEST_AUTH.mode !== 'jwt' || !TEST_AUTH.secret) throw new Error('test auth is HS256');
+  return mintToken({
+    secret: options.secret ?? TEST_AUTH.secret,
+    subject,
+    roles,
+    rolesClaim: TEST_AUTH.rolesClaim,
+    issuer: TEST_AUTH.issuer!,
+    audience: options.audience ?? TEST_AUTH.audience!,
+    expiresIn: options.expiresIn ?? '1h',
+  });
+}
+
+/** What most specs act as: an administrator, who may do and see everything. */
+export const adminToken = await tokenFor('test-admin', ['admin']);
