@@ -1,6 +1,8 @@
+import type { Client } from 'graphql-ws';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tokenFor } from './support/auth.ts';
-import { startTestServer, type TestServer } from './support/server.ts';
+import { TEST_AUTH, tokenFor } from './support/auth.ts';
+import { collect, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -9,6 +11,14 @@ beforeAll(async () => {
 afterAll(async () => server.close());
 
 const INCREMENT = `mutation($id: ID!) { incrementCounter(input: { counterId: $id }) { __typename ... on IncrementCounterSuccess { events { metadata { actor } } } } }`;
+const badTokens = [
+  ['expired', () => tokenFor('alice', ['customer'], { expiresIn: '-1m' }), 'expired'],
+  ['signed with another secret', () => tokenFor('alice', ['customer'], { secret: 'another-secret-that-is-long-enough-for-hs256' }), 'invalid'],
+  ['for another audience', () => tokenFor('alice', ['customer'], { audience: 'someone-else' }), 'invalid'],
+  ['tampered with', async () => (await tokenFor('alice', ['customer'])).replace(/\.(.)/, (_m, c: string) => `.${c === 'e' ? 'f' : 'e'}`), 'invalid'],
+  ['not a JWT', async () => 'not-a-jwt', 'invalid'],
+] as const;
+
 const post = (token: string) =>
   fetch(server.url, {
     method: 'POST',
@@ -23,17 +33,75 @@ describe('bearer tokens over HTTP', () => {
     expect(result.data.incrementCounter.events).toEqual([{ metadata: { actor: 'alice' } }]);
   });
 
-  it.each([
-    ['expired', () => tokenFor('alice', ['customer'], { expiresIn: '-1m' }), 'expired'],
-    ['signed with another secret', () => tokenFor('alice', ['customer'], { secret: 'another-secret-that-is-long-enough-for-hs256' }), 'invalid'],
-    ['for another audience', () => tokenFor('alice', ['customer'], { audience: 'someone-else' }), 'invalid'],
-    ['tampered with', async () => (await tokenFor('alice', ['customer'])).replace(/\.(.)/, (_m, c: string) => `.${c === 'e' ? 'f' : 'e'}`), 'invalid'],
-    ['not a JWT', async () => 'not-a-jwt', 'invalid'],
-  ])('%s are refused as UNAUTHENTICATED with 401, and nothing is appended', async (_case, token, reason) => {
+  it.each(badTokens)('%s are refused as UNAUTHENTICATED with 401, and nothing is appended', async (_case, token, reason) => {
     const response = await post(await token());
     expect(response.status).toBe(401);
     const body = (await response.json()) as any;
     expect(body.errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason });
     expect((await server.gql('{ stream(id: "auth-refused") { version } }')).data.stream).toBeNull();
+  });
+});
+
+type Outcome = { result?: { data?: any; errors?: unknown[] }; closed?: { code: number; reason: string } };
+
+/** Runs one operation over a fresh graphql-ws connection and says how it ended: with a result, or with the socket closed. */
+function overSocket(client: Client, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let result: Outcome['result'];
+    client.subscribe(
+      { query, ...(variables ? { variables } : {}) },
+      {
+        next: (value) => (result = value as Outcome['result']),
+        error: (error) => {
+          const { code, reason } = error as { code: number; reason: string };
+          resolve({ closed: { code, reason: String(reason) } });
+        },
+        complete: () => resolve(result ? { result } : {}),
+      },
+    );
+  });
+}
+
+describe('bearer tokens over graphql-ws (connectionParams.authorization)', () => {
+  it("run the connection's operations as the token's subject", async () => {
+    const client = server.wsClient({ token: await tokenFor('bob', ['customer']) });
+    const outcome = await overSocket(client, INCREMENT, { id: 'auth-ws-actor' });
+    expect(outcome.result?.data.incrementCounter.events).toEqual([{ metadata: { actor: 'bob' } }]);
+  });
+
+  it('without a token the connection is accepted and its operations run as an anonymous caller', async () => {
+    const outcome = await overSocket(server.wsClient({ token: null }), '{ __typename }');
+    expect(outcome).toEqual({ result: { data: { __typename: 'Query' } } });
+  });
+
+  it.each(badTokens)('%s close the socket with 4403 before anything runs', async (_case, token, reason) => {
+    const outcome = await overSocket(server.wsClient({ token: await token() }), INCREMENT, { id: 'auth-refused' });
+    expect(outcome.closed).toEqual({ code: 4403, reason: expect.stringMatching(reason === 'expired' ? /expired/ : /not valid|no subject/) });
+    expect((await server.gql('{ stream(id: "auth-refused") { version } }')).data.stream).toBeNull();
+  });
+
+  it('a token that expires while the socket is open closes it with 4403 at its expiry, ending its subscriptions', async () => {
+    // No clock tolerance on this server, so the token stops verifying at its exp.
+    const strict = await startTestServer({ auth: { ...TEST_AUTH, clockToleranceSeconds: 0 } });
+    try {
+      const token = await tokenFor('carol', ['admin'], { expiresIn: '2s' });
+      const expiresAt = decodeJwt(token).exp! * 1000;
+      const client = strict.wsClient({ token });
+      let closed: { code: number; at: number } | undefined;
+      client.on('closed', (event) => (closed ??= { code: (event as { code: number }).code, at: Date.now() }));
+      const live = collect<{ events: { streamId: string } }>(client, `subscription { events(filter: { streamId: "auth-expiring" }) { streamId } }`);
+      await expect.poll(() => strict.app.feed.subscriberCount).toBe(1);
+      // Live until then: the subscription receives what is appended.
+      await strict.gql(INCREMENT, { id: 'auth-expiring' });
+      await live.waitFor(1);
+
+      await expect.poll(() => closed, { timeout: 10_000 }).toBeDefined();
+      expect(closed!.code).toBe(4403);
+      expect(closed!.at).toBeGreaterThanOrEqual(expiresAt - 5); // timers may fire a millisecond early, never a second
+      expect(live.errors).toEqual([expect.objectContaining({ code: 4403 })]);
+      await expect.poll(() => strict.app.feed.subscriberCount).toBe(0);
+    } finally {
+      await strict.close();
+    }
   });
 });

@@ -85,16 +85,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const correlation = new Correlation(ids, logger);
   const { maskError, maskResult } = errorMasking(correlation);
+  const authenticator = createAuthenticator(config.auth);
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
-    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
+    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator, environmentFor }),
     maskError,
     plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
     logger,
   });
   const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger });
-  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger });
+  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger });
 
   let stopping: Promise<void> | undefined;
   return {

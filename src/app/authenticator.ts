@@ -30,13 +30,18 @@ export class AuthenticationError extends Error {
 export type Authenticator = {
   /** The caller's identity from a bearer token; anonymous without one. Throws AuthenticationError for a bad token. */
   authenticate(token: string | undefined): Promise<Identity>;
+  /**
+   * When the token behind `identity` stops verifying: its expiry plus the clock tolerance (the
+   * instant `authenticate` would start refusing it). Undefined for an identity that never expires.
+   */
+  validUntil(identity: Identity): Date | undefined;
 };
 
 /** With authentication off every caller acts as this one administrator (as before authentication existed). */
 const UNCHECKED: Identity = { kind: 'subject', subject: 'anonymous', roles: ['admin'] };
 
 export function createAuthenticator(settings: AuthSettings): Authenticator {
-  if (settings.mode === 'off') return { authenticate: async () => UNCHECKED };
+  if (settings.mode === 'off') return { authenticate: async () => UNCHECKED, validUntil: () => undefined };
   const key = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : new TextEncoder().encode(settings.secret ?? '');
   const options = {
     ...(settings.issuer ? { issuer: settings.issuer } : {}),
@@ -61,6 +66,10 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
         roles: rolesOf(payload[settings.rolesClaim]),
         ...(payload.exp !== undefined ? { expiresAt: new Date(payload.exp * 1000) } : {}),
       };
+    },
+    validUntil(identity) {
+      if (identity.kind !== 'subject' || !identity.expiresAt) return undefined;
+      return new Date(identity.expiresAt.getTime() + settings.clockToleranceSeconds * 1000);
     },
   };
 }

@@ -7,7 +7,7 @@ import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { EventMetadata } from '../core/message.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { GraphQLError } from 'graphql';
-import { actorOf } from '../core/identity.ts';
+import { actorOf, type Identity } from '../core/identity.ts';
 import { AuthenticationError, type Authenticator, bearerToken } from './authenticator.ts';
 import type { Correlation } from './correlation.ts';
 
@@ -16,8 +16,10 @@ export type Headers = { get(name: string): string | null | undefined };
 /**
  * Builds each operation's context: the caller's identity, its correlation id and the child logger
  * that carries it, an EntityManager of its own, and the command environment that stamps both on
- * every event. A token that does not verify refuses the operation as UNAUTHENTICATED (HTTP 401);
- * no token is an anonymous caller, whom the policies then refuse what needs more.
+ * every event. Over HTTP the identity comes from the request's bearer token: one that does not
+ * verify refuses the operation as UNAUTHENTICATED (HTTP 401); no token is an anonymous caller, whom
+ * the policies then refuse what needs more. A WebSocket connection verified its token once, when it
+ * connected, and passes the identity it found.
  */
 export function contextFactory(deps: {
   orm: MikroORM;
@@ -28,9 +30,9 @@ export function contextFactory(deps: {
   correlation: Correlation;
   authenticator: Authenticator;
   environmentFor: (em: EntityManager, metadata: EventMetadata) => CommandEnvironment;
-}): (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext> {
-  return async (headers, request, connectionParams) => {
-    const identity = await identify(deps.authenticator, headers, connectionParams);
+}): (headers: Headers, request?: Request, verified?: Identity) => Promise<GraphQLContext> {
+  return async (headers, request, verified) => {
+    const identity = verified ?? (await identify(deps.authenticator, headers));
     const correlationId = deps.correlation.idFor(headers, request);
     const em = lazyFork(deps.orm);
     const client = headers.get('user-agent')?.slice(0, 200);
@@ -47,12 +49,9 @@ export function contextFactory(deps: {
   };
 }
 
-/** Browsers cannot set headers on a WebSocket, so there the token comes in the connection's params. */
-async function identify(authenticator: Authenticator, headers: Headers, connectionParams: Readonly<Record<string, unknown>> | undefined) {
-  const param = connectionParams?.['authorization'] ?? connectionParams?.['Authorization'];
-  const token = bearerToken(typeof param === 'string' ? param : headers.get('authorization'));
+async function identify(authenticator: Authenticator, headers: Headers): Promise<Identity> {
   try {
-    return await authenticator.authenticate(token);
+    return await authenticator.authenticate(bearerToken(headers.get('authorization')));
   } catch (error) {
     if (!(error instanceof AuthenticationError)) throw error;
     throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', reason: error.reason, http: { status: 401 } } });

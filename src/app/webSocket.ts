@@ -7,6 +7,8 @@ import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
+import type { Authenticator } from './authenticator.ts';
+import { socketAuthentication } from './socketAuthentication.ts';
 
 /**
  * graphql-ws on the HTTP server's GraphQL path, running every operation through Yoga's envelop
@@ -16,12 +18,15 @@ import { serveGraphqlWs } from '../graphql/wsServer.ts';
 export function serveSubscriptions(
   httpServer: http.Server,
   yoga: YogaServerInstance<{ req?: http.IncomingMessage }, GraphQLContext>,
-  deps: { maskResult: (result: ExecutionResult) => ExecutionResult; operationMetrics: OperationMetrics; logger: Logger },
+  deps: { maskResult: (result: ExecutionResult) => ExecutionResult; operationMetrics: OperationMetrics; authenticator: Authenticator; logger: Logger },
 ): { dispose(): Promise<void> } {
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   const sharedResults = new SharedSubscriptionResults();
+  const authentication = socketAuthentication(deps);
   return serveGraphqlWs(
     {
+      onConnect: authentication.onConnect,
+      onClose: authentication.onClose,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: async (args: any) => {
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
@@ -35,6 +40,7 @@ export function serveSubscriptions(
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          identity: authentication.identityOf(ctx),
         });
         let document;
         try {

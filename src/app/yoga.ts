@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { GraphiqlTab } from '../modules/moduleDefinition.ts';
@@ -11,7 +12,7 @@ import { type Headers, nodeHeaders } from './context.ts';
 export function graphqlHandler(deps: {
   schema: GraphQLSchema;
   graphiql: false | { tabs: readonly GraphiqlTab[] };
-  makeContext: (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext>;
+  makeContext: (headers: Headers, request?: Request, identity?: Identity) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
   plugins: Plugin[];
   logger: Logger;
@@ -23,9 +24,10 @@ export function graphqlHandler(deps: {
     landingPage: false,
     graphiql: deps.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: [...deps.graphiql.tabs] } : false,
     renderGraphiQL,
-    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`.
-    context: (initial: YogaInitialContext & { req?: http.IncomingMessage; connectionParams?: Readonly<Record<string, unknown>> }) =>
-      deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.connectionParams),
+    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`
+    // and the identity their connection was verified as.
+    context: (initial: YogaInitialContext & { req?: http.IncomingMessage; identity?: Identity }) =>
+      deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.identity),
     maskedErrors: { maskError: deps.maskError },
     plugins: deps.plugins,
     logging: {

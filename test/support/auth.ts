@@ -2,7 +2,7 @@ import type { Config } from '../../src/app/config.ts';
 import { mintToken } from '../../src/app/authenticator.ts';
 
 /** The JWT settings of every test server: HS256 with a secret of the tests' own, issuer and audience checked. */
-export const TEST_AUTH: Config['auth'] = {
+export const TEST_AUTH: Extract<Config['auth'], { mode: 'jwt' }> = {
   mode: 'jwt',
   development: false,
   secret: 'test-only-secret-that-is-long-enough-for-hs256',
