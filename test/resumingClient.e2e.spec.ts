@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeedEvent, followEvents } from '../examples/resumingClient.ts';
 import { freePort, type RunningPostgres, startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
+import { adminToken, TEST_AUTH_ENV, tokenFor } from './support/auth.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 
 /**
@@ -24,7 +25,8 @@ beforeAll(async () => {
   await chmod(workDir, 0o755); // the embedded PostgreSQL runs as the `postgres` user when we are root
   port = await freePort();
   await startPostgres();
-  api = await startServerProcess({ PORT: '0', DATABASE_URL: postgres!.url });
+  // No clock tolerance, so a token stops working at its exp and the expiry test waits no longer than it must.
+  api = await startServerProcess({ PORT: '0', DATABASE_URL: postgres!.url, ...TEST_AUTH_ENV, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
 });
 afterAll(async () => {
   if (api) {
@@ -44,17 +46,19 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 }
 
 const post = async (query: string, variables: Record<string, unknown>) =>
-  (await (await fetch(api!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) })).json()) as any;
+  (await (
+    await fetch(api!.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ query, variables }) })
+  ).json()) as any;
 const health = async () => (await (await fetch(api!.url.replace(/\/graphql$/, '/health'))).json()) as { status: string };
 
 const OPEN = `mutation Open($cartId: ID!) { openCart(input: { cartId: $cartId, customerId: "follower" }) { __typename ... on OpenCartSuccess { position } } }`;
-const ADD = `mutation Add($sku: String!) {
-  addItemToCart(input: { cartId: "followed", sku: $sku, name: "Tea", unitPrice: { amount: 450, currency: "EUR" }, quantity: 1 }) {
+const ADD = `mutation Add($cartId: ID!, $sku: String!) {
+  addItemToCart(input: { cartId: $cartId, sku: $sku, name: "Tea", unitPrice: { amount: 450, currency: "EUR" }, quantity: 1 }) {
     __typename ... on AddItemToCartSuccess { position }
   }
 }`;
-async function add(sku: string): Promise<string> {
-  const result = await post(ADD, { sku });
+async function add(sku: string, cartId = 'followed'): Promise<string> {
+  const result = await post(ADD, { cartId, sku });
   expect(result.data?.addItemToCart?.__typename, JSON.stringify(result)).toBe('AddItemToCartSuccess');
   return result.data.addItemToCart.position;
 }
@@ -67,6 +71,7 @@ describe('the resuming client of examples/resumingClient.ts', () => {
     const follower = followEvents({
       url: api!.url.replace(/^http/, 'ws'),
       after: start,
+      getToken: () => tokenFor('follower', ['admin']),
       onEvent: (event) => void received.push(event),
       log: (message, fields = {}) => logs.push({ message, fields }),
       backoff: { initialMs: 50, maxMs: 400 },
@@ -98,5 +103,55 @@ describe('the resuming client of examples/resumingClient.ts', () => {
       await follower.stop();
     }
     await expect(follower.done).resolves.toBeUndefined();
+  });
+});
+
+describe('the resuming client with a short-lived token', () => {
+  it('gets a new token when the server closes the socket as the token expires (4403), and resumes: every event once, in order', { timeout: 60_000 }, async () => {
+    const start = (await post(OPEN, { cartId: 'refreshed' })).data.openCart.position as string;
+    const received: FeedEvent[] = [];
+    const logs: { message: string; fields: Record<string, unknown> }[] = [];
+    let tokensFetched = 0;
+    const follower = followEvents({
+      url: api!.url.replace(/^http/, 'ws'),
+      after: start,
+      getToken: () => {
+        tokensFetched++;
+        return tokenFor('follower', ['admin'], { expiresIn: '3s' });
+      },
+      onEvent: (event) => void received.push(event),
+      log: (message, fields = {}) => logs.push({ message, fields }),
+    });
+    const logged = (message: string) => logs.filter((entry) => entry.message === message);
+    try {
+      const appended: string[] = [];
+      for (const sku of ['A', 'B', 'C']) appended.push(await add(sku, 'refreshed'));
+      await until(() => received.length === 3, 'the client received the events appended before the expiry');
+
+      await until(() => logged('token refused or expired; getting a new one, then resuming').length >= 1, 'the server closed the socket as the token expired');
+      expect(logged('token refused or expired; getting a new one, then resuming')[0]!.fields.code).toBe(4403);
+      // Appended while the client has no connection: it must catch up on them when it resumes.
+      for (const sku of ['D', 'E', 'F']) appended.push(await add(sku, 'refreshed'));
+      await until(() => logged('connected').length >= 2 && tokensFetched >= 2, 'the client reconnected with a new token');
+      await until(() => received.length >= 6, 'the client received the events appended after the expiry');
+
+      // One more on the new connection; once it has arrived nothing else can be on its way.
+      appended.push(await add('LAST', 'refreshed'));
+      await until(() => received.at(-1)?.position === appended.at(-1), 'the last event arrived');
+      expect(received.map((event) => event.position)).toEqual(appended);
+      expect(received.map((event) => event.version)).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      await follower.stop();
+    }
+    await expect(follower.done).resolves.toBeUndefined();
+  });
+
+  it('stops with an error when a token it has just fetched is refused, rather than retrying for ever', async () => {
+    const follower = followEvents({
+      url: api!.url.replace(/^http/, 'ws'),
+      getToken: () => tokenFor('follower', ['admin'], { secret: 'a-secret-this-server-does-not-know-of-at-all' }),
+      onEvent: () => undefined,
+    });
+    await expect(follower.done).rejects.toThrow(/refused the connection's token \(4403/);
   });
 });

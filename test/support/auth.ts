@@ -28,3 +28,14 @@ export function tokenFor(subject: string, roles: readonly string[] = [], options
 
 /** What most specs act as: an administrator, who may do and see everything. */
 export const adminToken = await tokenFor('test-admin', ['admin']);
+
+/** TEST_AUTH as the environment of an API process (`node src/main.ts`) a spec starts, whatever the shell running the tests has set. */
+export const TEST_AUTH_ENV: Record<string, string> = {
+  AUTH: 'jwt',
+  JWT_SECRET: TEST_AUTH.secret!,
+  JWT_JWKS_URL: '',
+  JWT_ISSUER: TEST_AUTH.issuer!,
+  JWT_AUDIENCE: TEST_AUTH.audience!,
+  JWT_ROLES_CLAIM: TEST_AUTH.rolesClaim,
+  JWT_CLOCK_TOLERANCE_SECONDS: String(TEST_AUTH.clockToleranceSeconds),
+};
