@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { adminToken } from './support/auth.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 /**
@@ -74,7 +75,8 @@ const addItem = (cartId: string, sku: string, quantity: number) =>
 
 /** The text of a Monaco editor: its rendered lines in order (Monaco positions them absolutely). */
 async function editorText(section: string): Promise<string> {
-  return page.locator(`section[aria-label="${section}"] .view-lines`).first().evaluate((element) =>
+  // The visible one: the variables and headers editors share a section, and only one of them shows.
+  return page.locator(`section[aria-label="${section}"] .view-lines`).filter({ visible: true }).first().evaluate((element) =>
     Array.from(element.querySelectorAll<HTMLElement>('.view-line'))
       .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
       .map((line) => (line.textContent ?? '').replace(/\u00a0/g, ' '))
@@ -131,6 +133,41 @@ describe('GraphiQL in a browser', () => {
     // The explorer lists Query's fields with their descriptions, read from the schema by introspection.
     await expect.poll(() => page.locator('.graphiql-doc-explorer').textContent()).toContain('One counter from the projection');
     await page.locator('button[aria-label="Hide Documentation Explorer"]').click();
+  });
+
+  it('opens with the admin token in its headers and sends it with operations, and in its WebSocket connection params', async () => {
+    // What the page's WebSockets send, recorded in the page itself (from here on, for every page load).
+    await page.addInitScript(() => {
+      const sent: string[] = ((window as unknown as { wsSent: string[] }).wsSent = []);
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function (this: WebSocket, data: Parameters<WebSocket['send']>[0]) {
+        if (typeof data === 'string') sent.push(data);
+        return send.call(this, data);
+      };
+    });
+    const connectionInits = async () =>
+      (await page.evaluate(() => (window as unknown as { wsSent: string[] }).wsSent))
+        .map((data) => JSON.parse(data) as { type: string; payload?: unknown })
+        .filter((message) => message.type === 'connection_init')
+        .map((message) => message.payload);
+
+    await openGraphiQL();
+    await openTab('IncrementCounter');
+    await page.getByRole('button', { name: 'Headers', exact: true }).click();
+    await expect.poll(() => editorText('Headers')).toContain(`"Authorization": "Bearer ${adminToken}"`);
+    const counterId = `graphiql-${Date.now()}`;
+    await page.getByRole('button', { name: 'Variables', exact: true }).click();
+    await replaceEditorText('Variables', JSON.stringify({ counterId }));
+    await run();
+    await waitForResult((result) => (result?.data?.incrementCounter?.__typename === 'IncrementCounterSuccess' ? true : undefined));
+    const history = await gql(`query($id: ID!) { stream(id: $id) { events { edges { node { metadata { actor } } } } } }`, { id: counterId });
+    expect(history.stream.events.edges.map((edge: any) => edge.node.metadata.actor)).toEqual(['test-admin']);
+
+    // Afresh: run straight after a tab switch, GraphiQL may still name the previous tab's operation.
+    await openGraphiQL();
+    await openTab('LiveCartEvents');
+    await run();
+    await expect.poll(connectionInits, { timeout: 20_000 }).toEqual([{ authorization: `Bearer ${adminToken}` }]);
   });
 
   it("runs a stream's history and shows its events", async () => {

@@ -4,6 +4,7 @@ import { compose } from '../src/app/composition.ts';
 import { modules } from '../src/app/modules.ts';
 
 const { graphiqlTabs } = compose(modules);
+import { adminToken } from './support/auth.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -32,7 +33,8 @@ describe('the GraphiQL tour, run tab after tab as a new user would', () => {
       }
       const result = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // The headers GraphiQL opens with (its WebSocket sends the same token: server.wsClient's default).
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
         body: JSON.stringify({ query: tab.query, variables, operationName: name }),
       }).then((response) => response.json() as Promise<{ data?: Record<string, any>; errors?: unknown[] }>);
       expect(result.errors, `${name}: ${JSON.stringify(result.errors)}`).toBeUndefined();

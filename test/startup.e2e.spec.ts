@@ -6,7 +6,11 @@ import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { spawn } from 'node:child_process';
+import { createAuthenticator } from '../src/app/authenticator.ts';
+import { loadConfig } from '../src/app/config.ts';
 import { freePort } from '../src/db/embeddedPostgres.ts';
+import { TEST_AUTH_ENV } from './support/auth.ts';
 import { clusterUrl } from './support/database.ts';
 import { runServerProcess, startServerProcess } from './support/process.ts';
 
@@ -28,8 +32,10 @@ const connectionRefused = (port: string) =>
     socket.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve(true) : reject(error)));
   });
 
-const post = (url: string, query: string, variables?: object) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }).then((r) => r.json() as Promise<any>);
+const post = (url: string, query: string, variables?: object, token?: string) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query, variables }) }).then(
+    (r) => r.json() as Promise<any>,
+  );
 
 describe('starting and stopping the service as `npm start` does', () => {
   it('bad configuration stops the start with a message naming each variable', async () => {
@@ -143,6 +149,103 @@ describe('the start-up log', () => {
     expect(messages(output)).not.toContain('database ready');
   });
 });
+
+/** No JWT settings from the shell running the tests: the start decides as it would on a fresh machine. */
+const NO_JWT_SETTINGS = { AUTH: '', JWT_SECRET: '', JWT_JWKS_URL: '', JWT_ISSUER: '', JWT_AUDIENCE: '', JWT_ROLES_CLAIM: '', JWT_CLOCK_TOLERANCE_SECONDS: '' };
+
+describe('authentication at start', () => {
+  it('with no JWT settings outside production, prints an admin and a customer token and a curl line that works, and GraphiQL opens with the admin token', async () => {
+    const database = await createEmptyDatabase();
+    const server = await startServerProcess({ PORT: '0', DATABASE_URL: database.url, NODE_ENV: 'development', ...NO_JWT_SETTINGS });
+    try {
+      await expect.poll(() => server.output()).toMatch(/Try: +curl .*\n/);
+      const output = server.output();
+      const adminToken = /admin \(admin\): +(\S+)/.exec(output)?.[1];
+      const aliceToken = /alice \(customer\): +(\S+)/.exec(output)?.[1];
+      expect(adminToken, output).toBeDefined();
+      expect(aliceToken, output).toBeDefined();
+
+      // They are tokens of the development configuration, valid for 30 days.
+      const development = createAuthenticator(loadConfig({}).auth);
+      const admin = await development.authenticate(adminToken);
+      const alice = await development.authenticate(aliceToken);
+      expect(admin).toMatchObject({ kind: 'subject', subject: 'admin', roles: ['admin'] });
+      expect(alice).toMatchObject({ kind: 'subject', subject: 'alice', roles: ['customer'] });
+      const days = (identity: typeof admin) => (identity.kind === 'subject' ? (identity.expiresAt!.getTime() - Date.now()) / 86_400_000 : 0);
+      expect(days(admin)).toBeGreaterThan(29.9);
+
+      // The printed curl line, run as it is, answers with data.
+      const curl = /Try: +(curl .*)\n/.exec(output)![1]!;
+      const { stdout } = await run('bash', ['-c', curl]);
+      expect(JSON.parse(stdout)).toEqual({ data: { carts: { edges: [] } } });
+
+      // The admin token is the caller's identity: its subject becomes the events' actor.
+      const opened = await post(server.url, `mutation { openCart(input: { cartId: "dev-token", customerId: "alice" }) { ... on OpenCartSuccess { events { metadata { actor } } } } }`, undefined, adminToken);
+      expect(opened.data.openCart.events).toEqual([{ metadata: { actor: 'admin' } }]);
+
+      // GraphiQL's page carries it for its headers editor and its WebSocket's connection params.
+      const page = await (await fetch(server.url, { headers: { accept: 'text/html' } })).text();
+      expect(page.split(`Bearer ${adminToken}`)).toHaveLength(3);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    }
+  });
+
+  it('with JWT settings prints no tokens and GraphiQL opens with none', async () => {
+    const database = await createEmptyDatabase();
+    const server = await startServerProcess({ PORT: '0', DATABASE_URL: database.url, NODE_ENV: 'development', ...NO_JWT_SETTINGS, ...TEST_AUTH_ENV });
+    try {
+      await expect.poll(() => server.output()).toContain('WebSocket:');
+      expect(server.output()).not.toContain('Development tokens');
+      const page = await (await fetch(server.url, { headers: { accept: 'text/html' } })).text();
+      expect(page).toContain('Event-sourced GraphQL');
+      expect(page).not.toContain('Bearer ');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    }
+  });
+
+  it('with AUTH=off, warns at start that every caller acts as an administrator', async () => {
+    const database = await createEmptyDatabase();
+    const server = await startServerProcess({ PORT: '0', DATABASE_URL: database.url, ...NO_JWT_SETTINGS, AUTH: 'off' });
+    try {
+      const warning = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: string; message: string })
+        .find((entry) => entry.message.startsWith('authentication is off'));
+      expect(warning, server.output()).toMatchObject({ level: 'warn', message: expect.stringContaining('every caller acts as an administrator') });
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    }
+  });
+
+  it('under NODE_ENV=production refuses to start without JWT settings', async () => {
+    const { code, output } = await runServerProcess({ PORT: '0', NODE_ENV: 'production', ...NO_JWT_SETTINGS });
+    expect(code).toBe(2);
+    expect(output).toContain('JWT_SECRET or JWT_JWKS_URL must be set when NODE_ENV=production (or AUTH=off');
+  });
+});
+
+/** Runs a command to completion and returns what it printed. */
+function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** A database on the test server with nothing in it, so the API's start applies every migration. */
 async function createEmptyDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {

@@ -38,6 +38,8 @@ export type AppOptions = {
   ids?: IdGenerator;
   /** The modules to serve: the app's list (src/app/modules.ts), or any other. */
   modules: readonly ModuleDefinition[];
+  /** A bearer token GraphiQL opens with (the development admin token; tests' own): without it, GraphiQL sends none. */
+  graphiqlToken?: string;
 };
 
 export type App = {
@@ -88,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const authenticator = createAuthenticator(config.auth);
   const yoga = graphqlHandler({
     schema: composition.schema,
-    graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
+    graphiql: config.graphiql ? { tabs: composition.graphiqlTabs, ...(options.graphiqlToken ? { token: options.graphiqlToken } : {}) } : false,
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator, environmentFor }),
     maskError,
     plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],

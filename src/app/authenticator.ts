@@ -105,3 +105,27 @@ export async function mintToken(options: {
   if (options.audience) jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(options.secret));
 }
+
+/** The tokens `npm start` prints when it runs on the development secret, and the one GraphiQL then opens with. */
+export const DEVELOPMENT_TOKEN_SUBJECTS = [
+  { subject: 'admin', roles: ['admin'] },
+  { subject: 'alice', roles: ['customer'] },
+] as const;
+
+/**
+ * Signs a token these settings accept: their HS256 secret, issuer, audience and roles claim. Tokens
+ * for a JWKS are the identity provider's to issue, and with authentication off none is needed.
+ */
+export function mintTokenFor(settings: AuthSettings, token: { subject: string; roles: readonly string[]; expiresIn: string }): Promise<string> {
+  if (settings.mode === 'off') throw new Error('AUTH=off: the server checks no tokens, so there is none to make');
+  if (!settings.secret) throw new Error('JWT_JWKS_URL is set: tokens come from your identity provider; only tokens for JWT_SECRET can be made here');
+  return mintToken({
+    secret: settings.secret,
+    subject: token.subject,
+    roles: token.roles,
+    rolesClaim: settings.rolesClaim,
+    ...(settings.issuer ? { issuer: settings.issuer } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+    expiresIn: token.expiresIn,
+  });
+}

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
-import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type GraphiQLOptions, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
@@ -11,7 +11,8 @@ import { type Headers, nodeHeaders } from './context.ts';
 /** Yoga for the schema: GraphiQL when enabled, the app's plugins and error masking, Yoga's logs through ours. */
 export function graphqlHandler(deps: {
   schema: GraphQLSchema;
-  graphiql: false | { tabs: readonly GraphiqlTab[] };
+  /** `token`: a bearer token GraphiQL opens with, in its headers editor and its WebSocket's connection params. */
+  graphiql: false | { tabs: readonly GraphiqlTab[]; token?: string };
   makeContext: (headers: Headers, request?: Request, identity?: Identity) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
   plugins: Plugin[];
@@ -22,7 +23,16 @@ export function graphqlHandler(deps: {
     schema: deps.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: deps.graphiql ? { title: 'Event-sourced GraphQL', subscriptionsProtocol: 'WS', defaultEditorToolsVisibility: true, defaultTabs: [...deps.graphiql.tabs] } : false,
+    graphiql: deps.graphiql
+      ? {
+          title: 'Event-sourced GraphQL',
+          subscriptionsProtocol: 'WS',
+          // The variables first: with a token in the headers GraphiQL would otherwise open on those.
+          defaultEditorToolsVisibility: 'variables',
+          defaultTabs: [...deps.graphiql.tabs],
+          ...(deps.graphiql.token ? graphiqlCredentials(deps.graphiql.token) : {}),
+        }
+      : false,
     renderGraphiQL,
     // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`
     // and the identity their connection was verified as.
@@ -37,4 +47,17 @@ export function graphqlHandler(deps: {
       error: (...args) => logger.error(String(args[0]), { args: args.slice(1) }),
     },
   });
+}
+
+/**
+ * GraphiQL options that make it send `token`. Yoga's `headers` fill the headers editor of every tab
+ * that has none of its own (all the example tabs), which GraphiQL sends with queries and mutations.
+ * Its WebSocket sends no headers (browsers cannot), so the token also goes into the connection
+ * params: Yoga's GraphiQL hands its options to the graphql-ws executor, which reads `connectionParams`
+ * (not in Yoga's option type). Those params are fixed: a token typed into the headers editor
+ * reaches HTTP operations only.
+ */
+function graphiqlCredentials(token: string): Pick<GraphiQLOptions, 'headers'> {
+  const authorization = `Bearer ${token}`;
+  return { headers: JSON.stringify({ Authorization: authorization }, null, 2), connectionParams: { authorization } } as Pick<GraphiQLOptions, 'headers'>;
 }

@@ -35,6 +35,8 @@ export async function startTestServer(
     logger: options.logger ?? silentLogger,
     clock,
     modules: options.modules ?? modules,
+    // GraphiQL opens as an administrator, as it does on `npm start`'s development tokens.
+    graphiqlToken: adminToken,
   });
   const { url, wsUrl } = await app.start();
   const clients: Client[] = [];
