@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
+import { adminToken, TEST_AUTH_ENV } from './support/auth.ts';
 import { collect } from './support/server.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { until } from './support/until.ts';
@@ -14,7 +15,7 @@ type ApiProcess = { url: string; wsUrl: string; child: ChildProcess; stop(): Pro
 async function startApiProcess(databaseUrl: string, nodeOptions: string[] = []): Promise<ApiProcess> {
   const child = spawn(process.execPath, [...nodeOptions, 'src/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', GRAPHIQL: 'false', LOG_LEVEL: 'info' },
+    env: { ...process.env, ...TEST_AUTH_ENV, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', GRAPHIQL: 'false', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log: string[] = [];
@@ -68,13 +69,17 @@ afterAll(async () => {
 });
 
 function wsClient(api: ApiProcess): Client {
-  const client = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const client = createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${adminToken}` } });
   clients.push(client);
   return client;
 }
 
 async function gql(api: ApiProcess, query: string, variables: Record<string, unknown>): Promise<any> {
-  const response = await fetch(api.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(api.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ query, variables }),
+  });
   return response.json();
 }
 
@@ -150,7 +155,7 @@ describe('a subscriber that never reads', () => {
     const normal = collect<{ events: { id: string; position: string } }>(wsClient(api), `subscription { events(filter: { streamType: "Bulk" }) { id position } }`);
     const stalled = new WebSocket(api.wsUrl, 'graphql-transport-ws');
     await new Promise((resolve, reject) => stalled.once('open', resolve).once('error', reject));
-    stalled.send(JSON.stringify({ type: 'connection_init' }));
+    stalled.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${adminToken}` } }));
     await new Promise((resolve) => stalled.once('message', resolve));
     stalled.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { events { id position data } }' } }));
     await until(async () => (await metrics(api)).eventfeed_subscriptions === 2, 'both subscriptions');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FeedEvent, followEvents } from '../examples/resumingClient.ts';
 import { freePort, type RunningPostgres, startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
-import { adminToken, TEST_AUTH_ENV, tokenFor } from './support/auth.ts';
+import { adminToken, tokenFor } from './support/auth.ts';
 import { type ServerProcess, startServerProcess } from './support/process.ts';
 
 /**
@@ -26,7 +26,7 @@ beforeAll(async () => {
   port = await freePort();
   await startPostgres();
   // No clock tolerance, so a token stops working at its exp and the expiry test waits no longer than it must.
-  api = await startServerProcess({ PORT: '0', DATABASE_URL: postgres!.url, ...TEST_AUTH_ENV, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+  api = await startServerProcess({ PORT: '0', DATABASE_URL: postgres!.url, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
 });
 afterAll(async () => {
   if (api) {

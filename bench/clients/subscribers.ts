@@ -9,6 +9,7 @@
  *   close                             → closed
  */
 import WebSocket from 'ws';
+import { BENCH_ADMIN_TOKEN } from '../lib/server.ts';
 import { Samples, summarize, wallNow } from '../lib/stats.ts';
 import type { Appended } from './writers.ts';
 
@@ -74,7 +75,8 @@ function open(index: number, spec: SubscriberSpec): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { perMessageDeflate: false });
     let acked = false;
-    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+    // As an administrator, who may follow every event.
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })));
     socket.on('message', (data: Buffer) => {
       const at = wallNow();
       const mark = data.indexOf(MARK);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { BENCH_ADMIN_TOKEN } from './server.ts';
 
 export type GraphQLResponse = { data?: any; errors?: { message: string }[] };
 
@@ -10,8 +11,12 @@ export class GraphQLHttpClient {
   private readonly agent: http.Agent;
   private readonly url: URL;
 
-  constructor(url: string, connections: number) {
+  private readonly authorization: string;
+
+  /** `token`: whose requests these are (an administrator's unless given). */
+  constructor(url: string, connections: number, token: string = BENCH_ADMIN_TOKEN) {
     this.url = new URL(url);
+    this.authorization = `Bearer ${token}`;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
   }
 
@@ -25,7 +30,7 @@ export class GraphQLHttpClient {
           port: this.url.port,
           path: this.url.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: { 'content-type': 'application/json', accept: 'application/json', authorization: this.authorization, 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -2,8 +2,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mintToken } from '../../src/app/authenticator.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The API's JWT settings in every run: a secret of the bench's own, so its clients can sign their tokens. */
+const BENCH_AUTH = { secret: 'bench-only-secret-that-is-long-enough-for-hs256', issuer: 'eventsourced-graphql-bench', audience: 'eventsourced-graphql', rolesClaim: 'roles' };
+const BENCH_AUTH_ENV = {
+  AUTH: 'jwt',
+  JWT_SECRET: BENCH_AUTH.secret,
+  JWT_JWKS_URL: '',
+  JWT_ISSUER: BENCH_AUTH.issuer,
+  JWT_AUDIENCE: BENCH_AUTH.audience,
+  JWT_ROLES_CLAIM: BENCH_AUTH.rolesClaim,
+};
+
+/** A token for the bench's API: `roles` of `subject`, for a day (longer than any run). */
+export const benchToken = (subject: string, roles: readonly string[]) => mintToken({ ...BENCH_AUTH, subject, roles, expiresIn: '24h' });
+
+/** What the load clients act as unless told otherwise: an administrator, in the Authorization header (HTTP) and the connection params (WebSocket). */
+export const BENCH_ADMIN_TOKEN = await benchToken('bench-admin', ['admin']);
 
 export type ApiProcess = {
   readonly url: string;
@@ -37,7 +55,7 @@ export async function startApi(options: ApiOptions): Promise<ApiProcess> {
   execArgv.push(...(options.execArgv ?? []));
   const child = spawn(process.execPath, [...execArgv, 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env },
+    env: { ...process.env, ...BENCH_AUTH_ENV, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];

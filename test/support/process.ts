@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TEST_AUTH_ENV } from './auth.ts';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -12,9 +13,12 @@ export type ServerProcess = {
   readonly exited: Promise<number | null>;
 };
 
-/** Runs `node src/main.ts` as `npm start` does and waits for its "API ready" log line. */
+/**
+ * Runs `node src/main.ts` as `npm start` does and waits for its "API ready" log line. It checks
+ * tokens as the test servers do (TEST_AUTH), unless `env` says otherwise: send `tokenFor(…)` ones.
+ */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, LOG_LEVEL: 'info', ...TEST_AUTH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -48,9 +52,9 @@ function logEntry(line: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Runs `node src/main.ts` to completion (for start-up failures). */
+/** Runs `node src/main.ts` to completion (for start-up failures), with TEST_AUTH's settings unless `env` says otherwise. */
 export async function runServerProcess(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...TEST_AUTH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
