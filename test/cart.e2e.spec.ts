@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { comparePositions, decodePosition } from '../src/eventStore/log/position.ts';
+import { tokenFor } from './support/auth.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
@@ -41,6 +42,24 @@ const CHECKOUT = `mutation Checkout($input: CheckoutCartInput!) {
 }`;
 const CART = `query Cart($id: ID!) { cart(id: $id) { id status version itemCount total { amount currency } lines { sku quantity } } }`;
 const coffee = (cartId: string, quantity = 2) => ({ cartId, sku: 'COFFEE', name: 'Coffee beans', unitPrice: { amount: 1299, currency: 'EUR' }, quantity });
+
+describe("a new cart's customer", () => {
+  it('is the caller when the input names none', async () => {
+    const opened = await server.gql(OPEN, { input: { cartId: 'cart-of-the-caller' } }, { authorization: `Bearer ${await tokenFor('dora', ['customer'])}` });
+    expect(opened.data.openCart).toMatchObject({ __typename: 'OpenCartSuccess', cart: { customerId: 'dora' }, events: [{ type: 'CartOpened', customerId: 'dora' }] });
+  });
+
+  it('is the one the input names, whoever calls', async () => {
+    const opened = await server.gql(OPEN, { input: { cartId: 'cart-for-another', customerId: 'erin' } });
+    expect(opened.data.openCart).toMatchObject({ __typename: 'OpenCartSuccess', cart: { customerId: 'erin' } });
+  });
+
+  it('must be named by an anonymous caller: a ValidationError on customerId, and nothing appended', async () => {
+    const refused = await server.gql(`mutation { openCart(input: { cartId: "cart-of-nobody" }) { __typename ... on ValidationError { code issues { path } } } }`, undefined, { authorization: '' });
+    expect(refused.data?.openCart).toEqual({ __typename: 'ValidationError', code: 'VALIDATION', issues: [{ path: 'customerId' }] });
+    expect((await server.gql('{ stream(id: "cart-of-nobody") { version } }')).data.stream).toBeNull();
+  });
+});
 
 describe('a shopping session over HTTP', () => {
   it('opens a cart, fills it, removes an item and checks out; each query right after sees the change', async () => {

@@ -1,6 +1,7 @@
 import type { InputFieldBuilder, InputObjectRef, ObjectRef } from '@pothos/core';
 import type { Decider } from '../core/decider.ts';
 import type { DomainError } from '../core/errors.ts';
+import type { Identity } from '../core/identity.ts';
 import type { Command, Event, RecordedEvent } from '../core/message.ts';
 import { handleCommand } from '../eventStore/commands/commandHandler.ts';
 import { idFromCommandId } from '../eventStore/commands/idempotency.ts';
@@ -67,7 +68,8 @@ export function commandMutation<I extends CommandInputShape, C extends Command, 
     readonly errors: readonly (new (...args: any[]) => DomainError)[];
     /** The addressed stream; null or undefined when the client left it to the server. */
     readonly streamId: (input: I) => string | null | undefined;
-    readonly command: (input: I, streamId: string) => Omit<C, 'now'>;
+    /** May throw a ValidationError; `caller` is for inputs that default to the caller (a new cart's customer). */
+    readonly command: (input: I, streamId: string, caller: Identity) => Omit<C, 'now'>;
   },
 ): void {
   const typeName = options.name[0]!.toUpperCase() + options.name.slice(1);
@@ -92,7 +94,7 @@ export function commandMutation<I extends CommandInputShape, C extends Command, 
         const commandId = input.commandId ?? undefined;
         const streamId =
           options.streamId(input) ?? (commandId === undefined ? ctx.ids.uuid() : idFromCommandId(decider.streamType, commandId));
-        const command = { ...options.command(input, streamId), now: ctx.clock.now() } as C;
+        const command = { ...options.command(input, streamId, ctx.identity), now: ctx.clock.now() } as C;
         const result = await handleCommand(ctx.commands, decider, streamId, command, {
           ...(input.expectedVersion != null ? { expectedVersion: input.expectedVersion } : {}),
           ...(commandId !== undefined ? { commandId } : {}),

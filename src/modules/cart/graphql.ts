@@ -20,6 +20,14 @@ import {
   type CartState,
 } from './cart.ts';
 import { CartRecord, type CartLineView, type CartView, cartView } from './projection.ts';
+import { invalidInput } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+
+/** A new cart's customer when the input names none: the caller. An anonymous caller has no id to give it. */
+function customerOf(caller: Identity): string {
+  if (caller.kind === 'subject') return caller.subject;
+  throw invalidInput([{ path: 'customerId', message: 'is required from an anonymous caller (one without a bearer token)' }])!;
+}
 
 /** The cart's GraphQL: its read model, events, rule errors, commands, queries and live view. */
 export function cartGraphQL(builder: Builder): void {
@@ -164,13 +172,17 @@ export function cartGraphQL(builder: Builder): void {
       description: 'What openCart needs.',
       fields: (t) => ({
         cartId: t.id({ required: false, validate: idShape, description: 'Choose the id (URL-safe, up to 100 characters); generated when omitted.' }),
-        customerId: t.string({ validate: textShape(100), description: 'Whose cart it is.' }),
+        customerId: t.string({
+          required: false,
+          validate: textShape(100),
+          description: "Whose cart it is; the caller's (the token's subject) when omitted, which an anonymous caller must not do.",
+        }),
         commandId: commandIdField(t),
       }),
     }),
     errors: [CartAlreadyOpenedError],
     streamId: (input) => input.cartId,
-    command: (input, cartId) => ({ type: 'OpenCart', data: { cartId, customerId: input.customerId } }),
+    command: (input, cartId, caller) => ({ type: 'OpenCart', data: { cartId, customerId: input.customerId ?? customerOf(caller) } }),
   });
 
   commandMutation(builder, cart, {
