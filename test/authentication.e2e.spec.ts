@@ -1,5 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Client } from 'graphql-ws';
-import { decodeJwt } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_AUTH, tokenFor } from './support/auth.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
@@ -103,5 +105,79 @@ describe('bearer tokens over graphql-ws (connectionParams.authorization)', () =>
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe("an identity provider's tokens, checked against its JSON Web Key Set (JWT_JWKS_URL)", () => {
+  const ISSUER = 'https://id.example.test/';
+  const ROLES_CLAIM = 'https://example.test/roles';
+  let provider: http.Server;
+  let providerUrl: string;
+  let signingKey: CryptoKey;
+  let otherKey: CryptoKey;
+  const servers: TestServer[] = [];
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('RS256');
+    signingKey = pair.privateKey;
+    otherKey = (await generateKeyPair('RS256')).privateKey;
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+    // The provider: its key set on /jwks.json, and a path that answers as a provider having an outage.
+    provider = http.createServer((req, res) => {
+      if (req.url === '/jwks.json') res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+      else res.writeHead(503).end('down for maintenance');
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    providerUrl = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await new Promise((resolve) => provider?.close(resolve));
+  });
+
+  const serverFor = async (jwksPath: string) => {
+    const started = await startTestServer({
+      auth: { mode: 'jwt', development: false, jwksUrl: `${providerUrl}${jwksPath}`, issuer: ISSUER, audience: 'eventsourced-graphql', rolesClaim: ROLES_CLAIM, clockToleranceSeconds: 5 },
+    });
+    servers.push(started);
+    return started;
+  };
+  const sign = (subject: string, key: CryptoKey, kid = 'k1') =>
+    new SignJWT({ [ROLES_CLAIM]: ['customer'] })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setSubject(subject)
+      .setIssuer(ISSUER)
+      .setAudience('eventsourced-graphql')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key);
+  const increment = (target: TestServer, token: string, id: string) =>
+    fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: INCREMENT, variables: { id } }) });
+
+  it("accept a token signed with one of the set's keys: its subject is the actor", async () => {
+    const withJwks = await serverFor('/jwks.json');
+    const response = await increment(withJwks, await sign('pat', signingKey), 'auth-jwks');
+    expect(((await response.json()) as any).data.incrementCounter.events).toEqual([{ metadata: { actor: 'pat' } }]);
+  });
+
+  it.each([
+    ['signed with a key the set does not hold', () => sign('pat', otherKey)],
+    ['naming a key id the set does not have', () => sign('pat', signingKey, 'k-unknown')],
+  ])('refuse a token %s as UNAUTHENTICATED (invalid)', async (_case, token) => {
+    const withJwks = await serverFor('/jwks.json');
+    const response = await increment(withJwks, await token(), 'auth-jwks-refused');
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as any).errors[0].extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'invalid' });
+  });
+
+  it('do not blame the token when the key set cannot be fetched: an unexpected error over HTTP, 4500 on a WebSocket', async () => {
+    const providerDown = await serverFor('/down.json');
+    const token = await sign('pat', signingKey);
+    const response = await increment(providerDown, token, 'auth-jwks-down');
+    const body = (await response.json()) as any;
+    expect(body.errors[0]).toMatchObject({ message: 'Unexpected error.' });
+    expect(body.errors[0].extensions?.code).not.toBe('UNAUTHENTICATED');
+    expect(response.status).not.toBe(401);
+    expect((await overSocket(providerDown.wsClient({ token }), '{ __typename }')).closed).toMatchObject({ code: 4500 });
   });
 });

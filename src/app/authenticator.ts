@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, SignJWT } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, SignJWT } from 'jose';
 import type { Identity } from '../core/identity.ts';
 import { ANONYMOUS } from '../core/identity.ts';
 
@@ -27,6 +27,18 @@ export class AuthenticationError extends Error {
   }
 }
 
+/**
+ * The identity provider's key set could not be fetched or read (down, timing out, answering other
+ * than 200 with JSON). Nothing is wrong with the caller's token, so it is not refused as one would
+ * be: the operation fails as an unexpected error, logged for the operator, and the client retries.
+ */
+export class KeySetUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(`could not get the JSON Web Key Set from ${url} to check a token`, { cause });
+    this.name = 'KeySetUnavailableError';
+  }
+}
+
 export type Authenticator = {
   /** The caller's identity from a bearer token; anonymous without one. Throws AuthenticationError for a bad token. */
   authenticate(token: string | undefined): Promise<Identity>;
@@ -42,7 +54,7 @@ const UNCHECKED: Identity = { kind: 'subject', subject: 'anonymous', roles: ['ad
 
 export function createAuthenticator(settings: AuthSettings): Authenticator {
   if (settings.mode === 'off') return { authenticate: async () => UNCHECKED, validUntil: () => undefined };
-  const key = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : new TextEncoder().encode(settings.secret ?? '');
+  const key = settings.jwksUrl ? remoteKeySet(settings.jwksUrl) : new TextEncoder().encode(settings.secret ?? '');
   const options = {
     ...(settings.issuer ? { issuer: settings.issuer } : {}),
     ...(settings.audience ? { audience: settings.audience } : {}),
@@ -56,6 +68,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       try {
         ({ payload } = await jwtVerify(token, key as never, options));
       } catch (error) {
+        if (error instanceof KeySetUnavailableError) throw error;
         if (error instanceof errors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired: get a new one');
         throw new AuthenticationError('invalid', 'The token is not valid here (signature, issuer, audience or format)');
       }
@@ -71,6 +84,20 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       if (identity.kind !== 'subject' || !identity.expiresAt) return undefined;
       return new Date(identity.expiresAt.getTime() + settings.clockToleranceSeconds * 1000);
     },
+  };
+}
+
+/** jose's remote key set, with its failures to fetch told apart from a token naming no key it holds. */
+function remoteKeySet(url: string): JWTVerifyGetKey {
+  const keySet = createRemoteJWKSet(new URL(url));
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      // A key id the set lacks, or several that match: the token's problem.
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      throw new KeySetUnavailableError(url, error);
+    }
   };
 }
 
