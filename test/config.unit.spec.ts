@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEVELOPMENT_JWT_ISSUER, DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/app/config.ts';
+import { ConfigError, DEFAULT_LIMITS, DEVELOPMENT_JWT_ISSUER, DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/app/config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -28,7 +28,14 @@ describe('configuration from environment variables', () => {
       production: false,
       // No JWT settings outside production: the development secret, so `npm start` works as it is.
       auth: { mode: 'jwt', development: true, secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER, rolesClaim: 'roles', clockToleranceSeconds: 30 },
+      limits: DEFAULT_LIMITS,
     });
+  });
+
+  it('reads the limits', () => {
+    const { limits } = loadConfig({ MAX_QUERY_DEPTH: '4', MAX_QUERY_ALIASES: '0', MAX_QUERY_TOKENS: '500', MAX_QUERY_DIRECTIVES: '3', MAX_QUERY_COST: '1000' });
+    expect(limits.query).toEqual({ maxDepth: 4, maxAliases: 0, maxTokens: 500, maxDirectives: 3, maxCost: 1000 });
+    expect(problemsOf({ MAX_QUERY_DEPTH: '0' })).toEqual(['MAX_QUERY_DEPTH must be a whole number from 1 to 1000, got "0"']);
   });
 
   it('reads every variable, trimming blanks around values', () => {
@@ -72,6 +79,7 @@ describe('configuration from environment variables', () => {
         rolesClaim: 'https://example.com/roles',
         clockToleranceSeconds: 10,
       },
+      limits: DEFAULT_LIMITS,
     });
   });
 

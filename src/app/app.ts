@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
+import { DEFAULT_LIMITS, redactUrl } from './config.ts';
 import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
@@ -8,6 +8,7 @@ import { commandEnvironments } from '../eventStore/commands/commandEnvironment.t
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { LogFeed } from '../eventStore/feed/feed.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
+import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
 import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
 import { createAuthenticator } from './authenticator.ts';
@@ -31,7 +32,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -61,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { config, databaseUrl, logger } = options;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? uuidv7Generator;
+  const { production = false, limits = DEFAULT_LIMITS } = config;
   const composition = compose(options.modules);
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
@@ -90,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
-    plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
+    plugins: [useQueryLimits(limits.query, { hideSuggestions: production }), useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
     logger,
   });
   const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
 import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.ts';
 import type { AuthSettings } from './authenticator.ts';
 
 /**
@@ -37,6 +38,18 @@ export type Config = {
    * settings were given outside production, so the well-known development secret is in use.
    */
   readonly auth: AuthSettings & { readonly development: boolean };
+  /** What one caller, request or operation may take: the `MAX_*` and `WS_*` variables (README, "Limits"). */
+  readonly limits: Limits;
+};
+
+export type Limits = {
+  /** `MAX_QUERY_DEPTH`, `MAX_QUERY_ALIASES`, `MAX_QUERY_TOKENS`, `MAX_QUERY_DIRECTIVES`, `MAX_QUERY_COST` */
+  readonly query: QueryLimits;
+};
+
+/** The limits with every variable unset. */
+export const DEFAULT_LIMITS: Limits = {
+  query: DEFAULT_QUERY_LIMITS,
 };
 
 /** Signs the development tokens `npm start` prints when no JWT settings are given outside production. Never use it in production. */
@@ -112,6 +125,11 @@ const variables = z.object({
   JWT_AUDIENCE: z.string().trim().optional().describe('Required `aud` of tokens; unchecked when unset.'),
   JWT_ROLES_CLAIM: z.string().trim().default('roles').describe('The token claim listing the caller\'s roles (an array of strings, or one space- or comma-separated string).'),
   JWT_CLOCK_TOLERANCE_SECONDS: wholeNumber(0, 300).default(30).describe('Seconds of clock skew allowed when checking exp and nbf.'),
+  MAX_QUERY_DEPTH: wholeNumber(1, 1_000).default(DEFAULT_LIMITS.query.maxDepth).describe('Deepest nesting of selection sets an operation may have (introspection is exempt).'),
+  MAX_QUERY_ALIASES: wholeNumber(0, 100_000).default(DEFAULT_LIMITS.query.maxAliases).describe('Aliased fields an operation may have.'),
+  MAX_QUERY_TOKENS: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.query.maxTokens).describe('Lexical tokens a GraphQL document may have; parsing stops at the first one past it.'),
+  MAX_QUERY_DIRECTIVES: wholeNumber(0, 100_000).default(DEFAULT_LIMITS.query.maxDirectives).describe('Directives an operation may have.'),
+  MAX_QUERY_COST: wholeNumber(1, 1_000_000_000).default(DEFAULT_LIMITS.query.maxCost).describe('graphql-armor cost an operation may have (objects 2, scalars 1, ×1.5 a level, × a list\'s first/last).'),
 });
 
 export function loadConfig(env: Env = process.env): Config {
@@ -154,6 +172,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: v.LOG_LEVEL,
     production,
     auth,
+    limits: {
+      query: { maxDepth: v.MAX_QUERY_DEPTH, maxAliases: v.MAX_QUERY_ALIASES, maxTokens: v.MAX_QUERY_TOKENS, maxDirectives: v.MAX_QUERY_DIRECTIVES, maxCost: v.MAX_QUERY_COST },
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { buildApp, type App } from '../../src/app/app.ts';
+import { buildApp, type App, type AppOptions } from '../../src/app/app.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { modules } from '../../src/app/modules.ts';
 import type { ModuleDefinition } from '../../src/modules/moduleDefinition.ts';
@@ -23,11 +23,13 @@ export type TestServer = {
 };
 
 /** The whole API on a free port over a fresh database, as `npm start` runs it, on a clock the test controls. */
-export async function startTestServer(options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[] } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[]; config?: Partial<AppOptions['config']> } = {},
+): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const clock = options.clock ?? new FakeClock();
   const app = await buildApp({
-    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10, auth: TEST_AUTH },
+    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10, auth: TEST_AUTH, ...options.config },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
     clock,
