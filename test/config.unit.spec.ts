@@ -29,6 +29,7 @@ describe('configuration from environment variables', () => {
       // No JWT settings outside production: the development secret, so `npm start` works as it is.
       auth: { mode: 'jwt', development: true, secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER, rolesClaim: 'roles', clockToleranceSeconds: 30 },
       limits: DEFAULT_LIMITS,
+      trustProxy: false,
     });
   });
 
@@ -36,6 +37,20 @@ describe('configuration from environment variables', () => {
     const { limits } = loadConfig({ MAX_QUERY_DEPTH: '4', MAX_QUERY_ALIASES: '0', MAX_QUERY_TOKENS: '500', MAX_QUERY_DIRECTIVES: '3', MAX_QUERY_COST: '1000' });
     expect(limits.query).toEqual({ maxDepth: 4, maxAliases: 0, maxTokens: 500, maxDirectives: 3, maxCost: 1000 });
     expect(problemsOf({ MAX_QUERY_DEPTH: '0' })).toEqual(['MAX_QUERY_DEPTH must be a whole number from 1 to 1000, got "0"']);
+    const transport = loadConfig({
+      MAX_REQUEST_BYTES: '65536',
+      WS_MAX_PAYLOAD_BYTES: '2048',
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0',
+      WS_MAX_CONNECTIONS_PER_CALLER: '5',
+      SHARED_RESULTS_MAX_BYTES: '0',
+      TRUST_PROXY: 'true',
+    });
+    expect(transport.limits).toMatchObject({
+      requestBytes: 65536,
+      webSocket: { maxPayloadBytes: 2048, subscriptionsPerSocket: 0, connectionsPerCaller: 5 },
+      sharedResultsBytes: 0,
+    });
+    expect(transport.trustProxy).toBe(true);
   });
 
   it('reads every variable, trimming blanks around values', () => {
@@ -80,6 +95,7 @@ describe('configuration from environment variables', () => {
         clockToleranceSeconds: 10,
       },
       limits: DEFAULT_LIMITS,
+      trustProxy: false,
     });
   });
 

@@ -32,7 +32,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -62,7 +62,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { config, databaseUrl, logger } = options;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? uuidv7Generator;
-  const { production = false, limits = DEFAULT_LIMITS } = config;
+  const { production = false, limits = DEFAULT_LIMITS, trustProxy = false } = config;
   const composition = compose(options.modules);
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
@@ -92,11 +92,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
+    maxRequestBytes: limits.requestBytes,
     plugins: [useQueryLimits(limits.query, { hideSuggestions: production }), useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
     logger,
   });
-  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger });
-  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger });
+  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger, maxRequestBytes: limits.requestBytes });
+  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger, limits, trustProxy });
 
   let stopping: Promise<void> | undefined;
   return {

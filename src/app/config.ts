@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
 import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.ts';
+import { DEFAULT_SHARED_RESULTS_MAX_BYTES } from '../graphql/sharedResults.ts';
 import type { AuthSettings } from './authenticator.ts';
 
 /**
@@ -40,16 +41,35 @@ export type Config = {
   readonly auth: AuthSettings & { readonly development: boolean };
   /** What one caller, request or operation may take: the `MAX_*` and `WS_*` variables (README, "Limits"). */
   readonly limits: Limits;
+  /** `TRUST_PROXY`: take an anonymous caller's address from the last `X-Forwarded-For` entry (behind a reverse proxy). */
+  readonly trustProxy: boolean;
 };
 
 export type Limits = {
   /** `MAX_QUERY_DEPTH`, `MAX_QUERY_ALIASES`, `MAX_QUERY_TOKENS`, `MAX_QUERY_DIRECTIVES`, `MAX_QUERY_COST` */
   readonly query: QueryLimits;
+  /** `MAX_REQUEST_BYTES`: an HTTP request body past it is refused with 413. */
+  readonly requestBytes: number;
+  readonly webSocket: {
+    /** `WS_MAX_PAYLOAD_BYTES`: a larger message closes its socket (1009), unread. */
+    readonly maxPayloadBytes: number;
+    /** `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`: operations one socket may run at once; 0 for no limit. */
+    readonly subscriptionsPerSocket: number;
+    /** `WS_MAX_CONNECTIONS_PER_CALLER`: sockets one caller may hold open in this process; 0 for no limit. */
+    readonly connectionsPerCaller: number;
+  };
+  /** `SHARED_RESULTS_MAX_BYTES`: heap for the results subscribers of one `events` operation share; 0 shares none. */
+  readonly sharedResultsBytes: number;
 };
+
+const MiB = 1024 * 1024;
 
 /** The limits with every variable unset. */
 export const DEFAULT_LIMITS: Limits = {
   query: DEFAULT_QUERY_LIMITS,
+  requestBytes: MiB,
+  webSocket: { maxPayloadBytes: MiB, subscriptionsPerSocket: 100, connectionsPerCaller: 100 },
+  sharedResultsBytes: DEFAULT_SHARED_RESULTS_MAX_BYTES,
 };
 
 /** Signs the development tokens `npm start` prints when no JWT settings are given outside production. Never use it in production. */
@@ -130,6 +150,18 @@ const variables = z.object({
   MAX_QUERY_TOKENS: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.query.maxTokens).describe('Lexical tokens a GraphQL document may have; parsing stops at the first one past it.'),
   MAX_QUERY_DIRECTIVES: wholeNumber(0, 100_000).default(DEFAULT_LIMITS.query.maxDirectives).describe('Directives an operation may have.'),
   MAX_QUERY_COST: wholeNumber(1, 1_000_000_000).default(DEFAULT_LIMITS.query.maxCost).describe('graphql-armor cost an operation may have (objects 2, scalars 1, ×1.5 a level, × a list\'s first/last).'),
+  MAX_REQUEST_BYTES: wholeNumber(1024, 1024 * MiB).default(DEFAULT_LIMITS.requestBytes).describe('Largest HTTP request body, in bytes; a larger one is refused with 413 before it is read whole.'),
+  WS_MAX_PAYLOAD_BYTES: wholeNumber(1024, 1024 * MiB).default(DEFAULT_LIMITS.webSocket.maxPayloadBytes).describe('Largest WebSocket message, in bytes; a larger one closes its socket with 1009.'),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.webSocket.subscriptionsPerSocket)
+    .describe('Operations one WebSocket may run at once; more are refused with TOO_MANY_SUBSCRIPTIONS. 0: no limit.'),
+  WS_MAX_CONNECTIONS_PER_CALLER: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.webSocket.connectionsPerCaller)
+    .describe('WebSockets one caller (token subject, or address when anonymous) may hold open per process; more are closed with 4429. 0: no limit.'),
+  SHARED_RESULTS_MAX_BYTES: wholeNumber(0, 64 * 1024 * MiB)
+    .default(DEFAULT_LIMITS.sharedResultsBytes)
+    .describe('Heap, in bytes, for the per-event results shared by subscribers of the same events operation; 0 shares none.'),
+  TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
 export function loadConfig(env: Env = process.env): Config {
@@ -174,7 +206,15 @@ export function loadConfig(env: Env = process.env): Config {
     auth,
     limits: {
       query: { maxDepth: v.MAX_QUERY_DEPTH, maxAliases: v.MAX_QUERY_ALIASES, maxTokens: v.MAX_QUERY_TOKENS, maxDirectives: v.MAX_QUERY_DIRECTIVES, maxCost: v.MAX_QUERY_COST },
+      requestBytes: v.MAX_REQUEST_BYTES,
+      webSocket: {
+        maxPayloadBytes: v.WS_MAX_PAYLOAD_BYTES,
+        subscriptionsPerSocket: v.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+        connectionsPerCaller: v.WS_MAX_CONNECTIONS_PER_CALLER,
+      },
+      sharedResultsBytes: v.SHARED_RESULTS_MAX_BYTES,
     },
+    trustProxy: v.TRUST_PROXY,
   };
 }
 

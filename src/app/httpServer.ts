@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../core/logger.ts';
 
 /** The HTTP routes: `/health`, `/metrics`, and everything else to GraphQL. */
@@ -8,6 +8,8 @@ export function createHttpServer(deps: {
   health: () => Promise<{ status: string }>;
   metrics: { render(): Promise<string>; contentType: string };
   logger: Logger;
+  /** The request body limit: the rest of a body refused past it is read and dropped up to this much more, then the connection is cut. */
+  maxRequestBytes: number;
 }): http.Server {
   const server = http.createServer((req, res) => {
     const path = req.url?.replace(/\/$/, '');
@@ -32,11 +34,36 @@ export function createHttpServer(deps: {
       );
       return;
     }
+    const socket = req.socket;
+    res.once('finish', () => settleUnreadBody(req, socket, deps.maxRequestBytes));
     deps.graphql(req, res);
   });
   // Keep-alive a little longer than common load balancers' idle timeouts.
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/**
+ * After the response, a request body nobody read to its end (Yoga stops reading past the size limit
+ * and answers 413) must not keep its connection busy: Node pauses the socket while a body waits to
+ * be read, so the connection would never turn idle and a graceful close would wait for it for good.
+ * A body Yoga gave up on (its stream destroyed) cannot be read any more: the connection is closed
+ * once the response is out, as Node closes a `Connection: close` one. A body never read at all is
+ * drained as Node drains it, but no more than another limit's worth.
+ */
+function settleUnreadBody(req: http.IncomingMessage, socket: Socket, maxBytes: number): void {
+  if (req.complete || socket.destroyed) return;
+  if (req.destroyed) {
+    socket.destroySoon();
+    return;
+  }
+  let drained = 0;
+  req.removeAllListeners('data');
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > maxBytes) socket.destroy();
+  });
+  req.resume();
 }
 
 export type Listening = { readonly url: string; readonly wsUrl: string; readonly port: number };

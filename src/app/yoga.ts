@@ -13,6 +13,8 @@ export function graphqlHandler(deps: {
   graphiql: false | { tabs: readonly GraphiqlTab[] };
   makeContext: (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
+  /** Largest request body; past it Yoga answers 413 (REQUEST_ENTITY_TOO_LARGE) without reading the rest. */
+  maxRequestBytes: number;
   plugins: Plugin[];
   logger: Logger;
 }) {
@@ -27,6 +29,7 @@ export function graphqlHandler(deps: {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage; connectionParams?: Readonly<Record<string, unknown>> }) =>
       deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.connectionParams),
     maskedErrors: { maskError: deps.maskError },
+    maxRequestBodySize: deps.maxRequestBytes,
     plugins: deps.plugins,
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
