@@ -44,11 +44,14 @@ describe('configuration from environment variables', () => {
       WS_MAX_CONNECTIONS_PER_CALLER: '5',
       SHARED_RESULTS_MAX_BYTES: '0',
       TRUST_PROXY: 'true',
+      MUTATION_RATE_LIMIT_PER_MINUTE: '60',
+      MUTATION_RATE_LIMIT_BURST: '5',
     });
     expect(transport.limits).toMatchObject({
       requestBytes: 65536,
       webSocket: { maxPayloadBytes: 2048, subscriptionsPerSocket: 0, connectionsPerCaller: 5 },
       sharedResultsBytes: 0,
+      mutationRate: { perMinute: 60, burst: 5 },
     });
     expect(transport.trustProxy).toBe(true);
   });

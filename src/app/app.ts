@@ -19,6 +19,7 @@ import { errorMasking } from './errorMasking.ts';
 import { health } from './health.ts';
 import { closeGracefully, createHttpServer, listen, type Listening } from './httpServer.ts';
 import { createMetrics } from './metrics.ts';
+import { useMutationRateLimit } from './mutationRateLimit.ts';
 import { serveSubscriptions } from './webSocket.ts';
 import { graphqlHandler } from './yoga.ts';
 
@@ -93,7 +94,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
     maxRequestBytes: limits.requestBytes,
-    plugins: [useQueryLimits(limits.query, { hideSuggestions: production }), useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
+    plugins: [
+      useQueryLimits(limits.query, { hideSuggestions: production }),
+      useStorableStrings(),
+      correlation.plugin(),
+      operationMetrics.plugin(),
+      useMutationRateLimit(limits.mutationRate, { clock, trustProxy }),
+    ],
     logger,
   });
   const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger, maxRequestBytes: limits.requestBytes });

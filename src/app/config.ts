@@ -5,6 +5,7 @@ import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.ts';
 import { DEFAULT_SHARED_RESULTS_MAX_BYTES } from '../graphql/sharedResults.ts';
 import type { AuthSettings } from './authenticator.ts';
+import type { MutationRateLimit } from './mutationRateLimit.ts';
 
 /**
  * Every setting the service reads, from environment variables, checked once at start against the
@@ -60,6 +61,8 @@ export type Limits = {
   };
   /** `SHARED_RESULTS_MAX_BYTES`: heap for the results subscribers of one `events` operation share; 0 shares none. */
   readonly sharedResultsBytes: number;
+  /** `MUTATION_RATE_LIMIT_PER_MINUTE` (0: off, the default) and `MUTATION_RATE_LIMIT_BURST`: commands per caller. */
+  readonly mutationRate: MutationRateLimit;
 };
 
 const MiB = 1024 * 1024;
@@ -70,6 +73,7 @@ export const DEFAULT_LIMITS: Limits = {
   requestBytes: MiB,
   webSocket: { maxPayloadBytes: MiB, subscriptionsPerSocket: 100, connectionsPerCaller: 100 },
   sharedResultsBytes: DEFAULT_SHARED_RESULTS_MAX_BYTES,
+  mutationRate: { perMinute: 0, burst: 10 },
 };
 
 /** Signs the development tokens `npm start` prints when no JWT settings are given outside production. Never use it in production. */
@@ -161,6 +165,10 @@ const variables = z.object({
   SHARED_RESULTS_MAX_BYTES: wholeNumber(0, 64 * 1024 * MiB)
     .default(DEFAULT_LIMITS.sharedResultsBytes)
     .describe('Heap, in bytes, for the per-event results shared by subscribers of the same events operation; 0 shares none.'),
+  MUTATION_RATE_LIMIT_PER_MINUTE: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.mutationRate.perMinute)
+    .describe('Commands (root mutation fields) one caller may run a minute, per process; past it RATE_LIMITED. 0 (the default): no limit.'),
+  MUTATION_RATE_LIMIT_BURST: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.mutationRate.burst).describe('Commands one caller may run at once before the rate applies.'),
   TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
@@ -213,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
         connectionsPerCaller: v.WS_MAX_CONNECTIONS_PER_CALLER,
       },
       sharedResultsBytes: v.SHARED_RESULTS_MAX_BYTES,
+      mutationRate: { perMinute: v.MUTATION_RATE_LIMIT_PER_MINUTE, burst: v.MUTATION_RATE_LIMIT_BURST },
     },
     trustProxy: v.TRUST_PROXY,
   };
