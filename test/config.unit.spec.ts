@@ -30,7 +30,17 @@ describe('configuration from environment variables', () => {
       auth: { mode: 'jwt', development: true, secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER, rolesClaim: 'roles', clockToleranceSeconds: 30 },
       limits: DEFAULT_LIMITS,
       trustProxy: false,
+      corsOrigins: [],
     });
+  });
+
+  it('reads CORS_ORIGINS as origins, and names what is not one', () => {
+    expect(loadConfig({ CORS_ORIGINS: ' https://shop.example.com, http://localhost:5173/ ' }).corsOrigins).toEqual(['https://shop.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(problemsOf({ CORS_ORIGINS: 'https://shop.example.com/app,shop.example.com' })).toEqual([
+      'CORS_ORIGINS "https://shop.example.com/app" is not an origin like https://app.example.com (scheme, host and port only)',
+      'CORS_ORIGINS "shop.example.com" is not an origin like https://app.example.com (scheme, host and port only)',
+    ]);
   });
 
   it('reads the limits', () => {
@@ -99,6 +109,7 @@ describe('configuration from environment variables', () => {
       },
       limits: DEFAULT_LIMITS,
       trustProxy: false,
+      corsOrigins: [],
     });
   });
 

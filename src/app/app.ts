@@ -20,6 +20,7 @@ import { health } from './health.ts';
 import { closeGracefully, createHttpServer, listen, type Listening } from './httpServer.ts';
 import { createMetrics } from './metrics.ts';
 import { useMutationRateLimit } from './mutationRateLimit.ts';
+import { OriginPolicy } from './origins.ts';
 import { serveSubscriptions } from './webSocket.ts';
 import { graphqlHandler } from './yoga.ts';
 
@@ -33,7 +34,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -64,6 +65,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? uuidv7Generator;
   const { production = false, limits = DEFAULT_LIMITS, trustProxy = false } = config;
+  const origins = new OriginPolicy(config.corsOrigins ?? []);
   const composition = compose(options.modules);
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
@@ -94,7 +96,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
     maxRequestBytes: limits.requestBytes,
+    cors: (request) => origins.cors(request),
     plugins: [
+      origins.plugin(),
       useQueryLimits(limits.query, { hideSuggestions: production }),
       useStorableStrings(),
       correlation.plugin(),
@@ -104,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger,
   });
   const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger, maxRequestBytes: limits.requestBytes });
-  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger, limits, trustProxy });
+  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger, limits, trustProxy, origins });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -6,6 +6,7 @@ import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.t
 import { DEFAULT_SHARED_RESULTS_MAX_BYTES } from '../graphql/sharedResults.ts';
 import type { AuthSettings } from './authenticator.ts';
 import type { MutationRateLimit } from './mutationRateLimit.ts';
+import { parseOrigins } from './origins.ts';
 
 /**
  * Every setting the service reads, from environment variables, checked once at start against the
@@ -44,6 +45,8 @@ export type Config = {
   readonly limits: Limits;
   /** `TRUST_PROXY`: take an anonymous caller's address from the last `X-Forwarded-For` entry (behind a reverse proxy). */
   readonly trustProxy: boolean;
+  /** `CORS_ORIGINS`: the web origins whose pages may call the API from a browser (`*`: any, without credentials); the API's own always may. */
+  readonly corsOrigins: readonly string[];
 };
 
 export type Limits = {
@@ -169,6 +172,10 @@ const variables = z.object({
     .default(DEFAULT_LIMITS.mutationRate.perMinute)
     .describe('Commands (root mutation fields) one caller may run a minute, per process; past it RATE_LIMITED. 0 (the default): no limit.'),
   MUTATION_RATE_LIMIT_BURST: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.mutationRate.burst).describe('Commands one caller may run at once before the rate applies.'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .describe('Comma-separated origins (https://app.example.com) whose pages may call the API from a browser, with credentials; * for any origin, without. Unset: only the API\'s own pages.'),
   TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
@@ -180,6 +187,8 @@ export function loadConfig(env: Env = process.env): Config {
   const v = parsed.data;
   const production = v.NODE_ENV === 'production';
   const problems: string[] = [];
+  const cors = parseOrigins(v.CORS_ORIGINS);
+  problems.push(...cors.problems.map((problem) => `CORS_ORIGINS ${problem}`));
   if (v.JWT_SECRET && v.JWT_JWKS_URL) problems.push('JWT_SECRET and JWT_JWKS_URL are both set: give one');
   const configured = Boolean(v.JWT_SECRET || v.JWT_JWKS_URL);
   if (production && v.AUTH === 'jwt' && !configured) problems.push('JWT_SECRET or JWT_JWKS_URL must be set when NODE_ENV=production (or AUTH=off to run without authentication)');
@@ -224,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
       mutationRate: { perMinute: v.MUTATION_RATE_LIMIT_PER_MINUTE, burst: v.MUTATION_RATE_LIMIT_BURST },
     },
     trustProxy: v.TRUST_PROXY,
+    corsOrigins: cors.origins,
   };
 }
 

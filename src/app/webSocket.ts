@@ -10,6 +10,7 @@ import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.
 import { serveGraphqlWs, type WsExtra } from '../graphql/wsServer.ts';
 import { callerKey } from './callers.ts';
 import type { Limits } from './config.ts';
+import type { OriginPolicy } from './origins.ts';
 import { ConnectionsPerCaller, tooManySubscriptions } from './webSocketLimits.ts';
 
 /**
@@ -27,11 +28,18 @@ export function serveSubscriptions(
     logger: Logger;
     limits: Pick<Limits, 'webSocket' | 'sharedResultsBytes'>;
     trustProxy: boolean;
+    origins: OriginPolicy;
   },
 ): { dispose(): Promise<void> } {
   const { webSocket: limits } = deps.limits;
   // ws reads no message past maxPayload: it closes the socket with 1009 (message too big) instead.
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    maxPayload: limits.maxPayloadBytes,
+    // Browsers let any page open a WebSocket anywhere (no CORS): the upgrade's Origin is checked against the same list.
+    verifyClient: ({ origin, req }, allow) => (deps.origins.allows(origin, req.headers.host) ? allow(true) : allow(false, 403, 'Origin not allowed')),
+  });
   const sharedResults = new SharedSubscriptionResults({ maxBytes: deps.limits.sharedResultsBytes });
   const connections = new ConnectionsPerCaller(limits.connectionsPerCaller);
   /** The caller as the operations' context will see it; a token that does not verify counts as anonymous here. */

@@ -15,6 +15,8 @@ export function graphqlHandler(deps: {
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
   /** Largest request body; past it Yoga answers 413 (REQUEST_ENTITY_TOO_LARGE) without reading the rest. */
   maxRequestBytes: number;
+  /** The CORS headers for a request, or false for none (see OriginPolicy). */
+  cors: (request: Request) => false | { origin: string | string[]; credentials: boolean; exposedHeaders: string[] };
   plugins: Plugin[];
   logger: Logger;
 }) {
@@ -30,6 +32,9 @@ export function graphqlHandler(deps: {
       deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.connectionParams),
     maskedErrors: { maskError: deps.maskError },
     maxRequestBodySize: deps.maxRequestBytes,
+    cors: deps.cors,
+    // The schema takes no file uploads, so there is no multipart request to parse.
+    multipart: false,
     plugins: deps.plugins,
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
