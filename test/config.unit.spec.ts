@@ -34,6 +34,13 @@ describe('configuration from environment variables', () => {
     });
   });
 
+  it('in production, serves GraphiQL only when GRAPHIQL=true says so', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-at-least-32-chars' };
+    expect(loadConfig(production).graphiql).toBe(false);
+    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({}).graphiql).toBe(true);
+  });
+
   it('reads CORS_ORIGINS as origins, and names what is not one', () => {
     expect(loadConfig({ CORS_ORIGINS: ' https://shop.example.com, http://localhost:5173/ ' }).corsOrigins).toEqual(['https://shop.example.com', 'http://localhost:5173']);
     expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);

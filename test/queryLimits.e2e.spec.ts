@@ -100,6 +100,14 @@ describe('field suggestions', () => {
       const body = (await response.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
       expect(body.errors[0]!.message).toBe('Cannot query field "countr" on type "Query".');
       expect(body.errors[0]!.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED' });
+      // GraphQL suggests enum values too, in its own words.
+      const enumTypo = await fetch(production.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ carts(filter: { status: OPN }) { edges { node { cartId } } } }' }),
+      });
+      const enumBody = (await enumTypo.json()) as { errors: { message: string }[] };
+      expect(enumBody.errors[0]!.message).toBe('Value "OPN" does not exist in "CartStatus" enum.');
 
       const refused = collect(production.wsClient(), 'subscription { evnts { type } }');
       await expect.poll(() => refused.errors.length).toBe(1);

@@ -89,12 +89,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     observer: metrics.commands,
   });
   const correlation = new Correlation(ids, logger);
-  const { maskError, maskResult } = errorMasking(correlation);
+  const { maskError, maskResult, alreadyHandled } = errorMasking(correlation, { production });
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs } : false,
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator: createAuthenticator(config.auth), environmentFor }),
     maskError,
+    alreadyHandled,
     maxRequestBytes: limits.requestBytes,
     cors: (request) => origins.cors(request),
     plugins: [

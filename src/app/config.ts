@@ -30,7 +30,7 @@ export type Config = {
   readonly commandRetries: number;
   /** `STATE_CACHE_MAX_BYTES` */
   readonly stateCacheMaxBytes: number;
-  /** `GRAPHIQL` */
+  /** `GRAPHIQL`; off by default in production. */
   readonly graphiql: boolean;
   /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
@@ -133,7 +133,7 @@ const variables = z.object({
   STATE_CACHE_MAX_BYTES: wholeNumber(0, 64 * 1024 ** 3)
     .default(DEFAULT_STATE_CACHE_MAX_BYTES)
     .describe('Estimated heap, in bytes, for the aggregate states this process remembers after its commits (so a command skips reading its stream); 0 remembers none.'),
-  GRAPHIQL: flag().default(true).describe('Serve GraphiQL on GET /graphql (true|false, 1|0, yes|no).'),
+  GRAPHIQL: flag().optional().describe('Serve GraphiQL on GET /graphql (true|false, 1|0, yes|no). Default: on, except with NODE_ENV=production.'),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -217,7 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize: v.DB_POOL_SIZE,
     commandRetries: v.COMMAND_RETRIES,
     stateCacheMaxBytes: v.STATE_CACHE_MAX_BYTES,
-    graphiql: v.GRAPHIQL,
+    graphiql: v.GRAPHIQL ?? !production,
     logLevel: v.LOG_LEVEL,
     production,
     auth,

@@ -83,12 +83,20 @@ export function serveSubscriptions(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        // A context that cannot be made for the caller (a token that does not verify) refuses this operation with its typed error.
+        let contextValue;
+        try {
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables) },
         };
       },

@@ -13,6 +13,8 @@ export function graphqlHandler(deps: {
   graphiql: false | { tabs: readonly GraphiqlTab[] };
   makeContext: (headers: Headers, request?: Request, connectionParams?: Readonly<Record<string, unknown>>) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
+  /** Whether the masking already dealt with an error (logged it if unexpected; a client's mistake otherwise), so Yoga's error line about it is not one. */
+  alreadyHandled: (error: unknown) => boolean;
   /** Largest request body; past it Yoga answers 413 (REQUEST_ENTITY_TOO_LARGE) without reading the rest. */
   maxRequestBytes: number;
   /** The CORS headers for a request, or false for none (see OriginPolicy). */
@@ -40,7 +42,9 @@ export function graphqlHandler(deps: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
       warn: (...args) => logger.warn(String(args[0]), { args: args.slice(1) }),
-      error: (...args) => logger.error(String(args[0]), { args: args.slice(1) }),
+      // Yoga logs every error its masking changed: a client's typed mistake, or an unexpected error the masking already logged.
+      error: (...args) =>
+        deps.alreadyHandled(args[0]) ? logger.debug('error answered to the client', { error: args[0] }) : logger.error(String(args[0]), { args: args.slice(1) }),
     },
   });
 }

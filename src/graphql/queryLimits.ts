@@ -58,7 +58,7 @@ export function useQueryLimits(limits: QueryLimits, options: { hideSuggestions: 
     propagateOnRejection: false,
     onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(refusal(limit, max, error))],
   });
-  return EnvelopArmorPlugin({
+  const armor = EnvelopArmorPlugin({
     maxTokens: {
       n: limits.maxTokens,
       propagateOnRejection: false,
@@ -75,4 +75,24 @@ export function useQueryLimits(limits: QueryLimits, options: { hideSuggestions: 
     costLimit: { ...report('cost', limits.maxCost), maxCost: limits.maxCost },
     blockFieldSuggestion: { enabled: options.hideSuggestions, mask: '' },
   }) as Plugin;
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(armor);
+      if (options.hideSuggestions) addPlugin(hideOtherSuggestions);
+    },
+  };
 }
+
+/** Armor hides `Did you mean "x"?`; GraphQL also suggests enum values (`Did you mean the enum value "X"?`). */
+const OTHER_SUGGESTION = /\s*Did you mean the enum value [^?]*\?/g;
+const hideOtherSuggestions: Plugin = {
+  onValidate: () => ({ valid, result, setResult }) => {
+    if (valid) return;
+    setResult(
+      result.map((error) => {
+        error.message = error.message.replace(OTHER_SUGGESTION, '');
+        return error;
+      }),
+    );
+  },
+};
