@@ -31,6 +31,7 @@ describe('configuration from environment variables', () => {
       limits: DEFAULT_LIMITS,
       trustProxy: false,
       corsOrigins: [],
+      ops: { port: undefined, host: undefined, token: undefined },
     });
   });
 
@@ -39,6 +40,11 @@ describe('configuration from environment variables', () => {
     expect(loadConfig(production).graphiql).toBe(false);
     expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({}).graphiql).toBe(true);
+  });
+
+  it('reads where /health and /metrics are served and the token guarding them', () => {
+    expect(loadConfig({ OPS_PORT: '9090', OPS_HOST: '127.0.0.1', OPS_TOKEN: 'a-token-of-16-chars-or-more' }).ops).toEqual({ port: 9090, host: '127.0.0.1', token: 'a-token-of-16-chars-or-more' });
+    expect(problemsOf({ OPS_TOKEN: 'short' })).toEqual(['OPS_TOKEN must be at least 16 characters']);
   });
 
   it('reads CORS_ORIGINS as origins, and names what is not one', () => {
@@ -117,6 +123,7 @@ describe('configuration from environment variables', () => {
       limits: DEFAULT_LIMITS,
       trustProxy: false,
       corsOrigins: [],
+      ops: { port: undefined, host: undefined, token: undefined },
     });
   });
 

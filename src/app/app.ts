@@ -17,7 +17,7 @@ import { contextFactory } from './context.ts';
 import { Correlation } from './correlation.ts';
 import { errorMasking } from './errorMasking.ts';
 import { health } from './health.ts';
-import { closeGracefully, createHttpServer, listen, type Listening } from './httpServer.ts';
+import { closeGracefully, createHttpServer, createOpsServer, listen, type Listening } from './httpServer.ts';
 import { createMetrics } from './metrics.ts';
 import { useMutationRateLimit } from './mutationRateLimit.ts';
 import { OriginPolicy } from './origins.ts';
@@ -34,7 +34,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins' | 'ops'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -108,7 +108,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     ],
     logger,
   });
-  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger, maxRequestBytes: limits.requestBytes });
+  const ops = { health: () => health(orm, feed), metrics, token: config.ops?.token, logger };
+  const opsServer = config.ops?.port !== undefined ? createOpsServer(ops) : undefined;
+  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
   const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, logger, limits, trustProxy, origins });
 
   let stopping: Promise<void> | undefined;
@@ -118,12 +120,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
       await feed.start();
-      return listen(httpServer, config.port, config.host);
+      const listening = await listen(httpServer, config.port, config.host);
+      if (!opsServer) return listening;
+      const opsUrl = (await listen(opsServer, config.ops!.port!, config.ops!.host ?? config.host)).url.replace(/\/graphql$/, '');
+      logger.info('operations endpoints ready', { health: `${opsUrl}/health`, metrics: `${opsUrl}/metrics` });
+      return { ...listening, opsUrl };
     },
     stop: () =>
       (stopping ??= (async () => {
         // Requests already running (commands mid-transaction) finish while sockets and the feed close.
-        const httpClosed = closeGracefully(httpServer);
+        const httpClosed = Promise.all([closeGracefully(httpServer), opsServer && closeGracefully(opsServer)]);
         await subscriptions.dispose();
         await feed.stop();
         await httpClosed;

@@ -45,6 +45,8 @@ export type Config = {
   readonly limits: Limits;
   /** `TRUST_PROXY`: take an anonymous caller's address from the last `X-Forwarded-For` entry (behind a reverse proxy). */
   readonly trustProxy: boolean;
+  /** `/health` and `/metrics`: on the API's port unless `OPS_PORT` (on `OPS_HOST`, default `HOST`); behind a bearer token when `OPS_TOKEN` is set. */
+  readonly ops: { readonly port: number | undefined; readonly host: string | undefined; readonly token: string | undefined };
   /** `CORS_ORIGINS`: the web origins whose pages may call the API from a browser (`*`: any, without credentials); the API's own always may. */
   readonly corsOrigins: readonly string[];
 };
@@ -172,6 +174,9 @@ const variables = z.object({
     .default(DEFAULT_LIMITS.mutationRate.perMinute)
     .describe('Commands (root mutation fields) one caller may run a minute, per process; past it RATE_LIMITED. 0 (the default): no limit.'),
   MUTATION_RATE_LIMIT_BURST: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.mutationRate.burst).describe('Commands one caller may run at once before the rate applies.'),
+  OPS_PORT: wholeNumber(0, 65535).optional().describe('Serve /health and /metrics on this port instead of the API\'s (0 picks a free one); unset: on the API\'s port.'),
+  OPS_HOST: z.string().trim().optional().describe('Interface for OPS_PORT, e.g. 127.0.0.1 to keep the endpoints off the network; default HOST.'),
+  OPS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional().describe('When set, /health and /metrics answer only requests with Authorization: Bearer <OPS_TOKEN>.'),
   CORS_ORIGINS: z
     .string()
     .default('')
@@ -234,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustProxy: v.TRUST_PROXY,
     corsOrigins: cors.origins,
+    ops: { port: v.OPS_PORT, host: v.OPS_HOST, token: v.OPS_TOKEN },
   };
 }
 

@@ -1,39 +1,29 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../core/logger.ts';
 
-/** The HTTP routes: `/health`, `/metrics`, and everything else to GraphQL. */
-export function createHttpServer(deps: {
-  graphql: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type OpsEndpoints = {
   health: () => Promise<{ status: string }>;
   metrics: { render(): Promise<string>; contentType: string };
+  /** `OPS_TOKEN`: when set, `/health` and `/metrics` answer only requests bearing it. */
+  token?: string | undefined;
   logger: Logger;
+};
+
+/**
+ * The HTTP routes: `/health` and `/metrics` (unless `ops` is false: they are served on a port of
+ * their own, see createOpsServer), and everything else to GraphQL.
+ */
+export function createHttpServer(deps: {
+  graphql: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  ops: OpsEndpoints | false;
   /** The request body limit: the rest of a body refused past it is read and dropped up to this much more, then the connection is cut. */
   maxRequestBytes: number;
 }): http.Server {
+  const ops = deps.ops && opsRoutes(deps.ops);
   const server = http.createServer((req, res) => {
-    const path = req.url?.replace(/\/$/, '');
-    if (path === '/health') {
-      void deps.health().then((body) => {
-        res.writeHead(body.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      });
-      return;
-    }
-    if (path === '/metrics') {
-      void deps.metrics.render().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': deps.metrics.contentType });
-          res.end(text);
-        },
-        (error: unknown) => {
-          deps.logger.error('could not collect metrics', { error });
-          res.writeHead(503, { 'content-type': 'text/plain' });
-          res.end('metrics unavailable: the database did not answer\n');
-        },
-      );
-      return;
-    }
+    if (ops && ops(req, res)) return;
     const socket = req.socket;
     res.once('finish', () => settleUnreadBody(req, socket, deps.maxRequestBytes));
     deps.graphql(req, res);
@@ -42,6 +32,57 @@ export function createHttpServer(deps: {
   server.keepAliveTimeout = 65_000;
   return server;
 }
+
+/** `/health` and `/metrics` alone, for `OPS_PORT`: a port operators need not publish. */
+export function createOpsServer(ops: OpsEndpoints): http.Server {
+  const routes = opsRoutes(ops);
+  return http.createServer((req, res) => {
+    if (routes(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found: this port serves /health and /metrics\n');
+  });
+}
+
+/** Serves the request if it is for `/health` or `/metrics`; false if it is for something else. */
+function opsRoutes(ops: OpsEndpoints): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  const expected = ops.token === undefined ? undefined : digest(ops.token);
+  const authorized = (req: http.IncomingMessage) => {
+    if (!expected) return true;
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    // Compared as digests, in constant time: the token's length and prefix do not leak.
+    return presented !== undefined && timingSafeEqual(digest(presented), expected);
+  };
+  return (req, res) => {
+    const path = req.url?.split('?')[0]?.replace(/\/$/, '');
+    if (path !== '/health' && path !== '/metrics') return false;
+    if (!authorized(req)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="operations"' });
+      res.end('this endpoint needs the operations token (OPS_TOKEN) as a bearer token\n');
+      return true;
+    }
+    if (path === '/health') {
+      void ops.health().then((body) => {
+        res.writeHead(body.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+      return true;
+    }
+    void ops.metrics.render().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': ops.metrics.contentType });
+        res.end(text);
+      },
+      (error: unknown) => {
+        ops.logger.error('could not collect metrics', { error });
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('metrics unavailable: the database did not answer\n');
+      },
+    );
+    return true;
+  };
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**
  * After the response, a request body nobody read to its end (Yoga stops reading past the size limit
@@ -66,7 +107,13 @@ function settleUnreadBody(req: http.IncomingMessage, socket: Socket, maxBytes: n
   req.resume();
 }
 
-export type Listening = { readonly url: string; readonly wsUrl: string; readonly port: number };
+export type Listening = {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  /** Where `/health` and `/metrics` are when they have a port of their own (`OPS_PORT`). */
+  readonly opsUrl?: string;
+};
 
 export async function listen(server: http.Server, port: number, host: string): Promise<Listening> {
   await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,8 @@ export type TestServer = {
   readonly clock: FakeClock;
   readonly url: string;
   readonly wsUrl: string;
+  /** Where /health and /metrics are when the config gives them a port of their own. */
+  readonly opsUrl: string | undefined;
   readonly database: TestDatabase;
   /** POSTs a GraphQL operation as an administrator (pass another `authorization` header, or '' for none); returns the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
@@ -35,13 +37,14 @@ export async function startTestServer(
     clock,
     modules: options.modules ?? modules,
   });
-  const { url, wsUrl } = await app.start();
+  const { url, wsUrl, opsUrl } = await app.start();
   const clients: Client[] = [];
   return {
     app,
     clock,
     url,
     wsUrl,
+    opsUrl,
     database,
     async gql(query, variables, headers) {
       const { authorization = `Bearer ${adminToken}`, ...others } = headers ?? {};
