@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEVELOPMENT_JWT_ISSUER, DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/app/config.ts';
+import { ConfigError, DEFAULT_LIMITS, DEVELOPMENT_JWT_ISSUER, DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/app/config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -28,7 +28,55 @@ describe('configuration from environment variables', () => {
       production: false,
       // No JWT settings outside production: the development secret, so `npm start` works as it is.
       auth: { mode: 'jwt', development: true, secret: DEVELOPMENT_JWT_SECRET, issuer: DEVELOPMENT_JWT_ISSUER, rolesClaim: 'roles', clockToleranceSeconds: 30 },
+      limits: DEFAULT_LIMITS,
+      trustProxy: false,
+      corsOrigins: [],
+      ops: { port: undefined, host: undefined, token: undefined },
     });
+  });
+
+  it('in production, serves GraphiQL only when GRAPHIQL=true says so', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-at-least-32-chars' };
+    expect(loadConfig(production).graphiql).toBe(false);
+    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({}).graphiql).toBe(true);
+  });
+
+  it('reads where /health and /metrics are served and the token guarding them', () => {
+    expect(loadConfig({ OPS_PORT: '9090', OPS_HOST: '127.0.0.1', OPS_TOKEN: 'a-token-of-16-chars-or-more' }).ops).toEqual({ port: 9090, host: '127.0.0.1', token: 'a-token-of-16-chars-or-more' });
+    expect(problemsOf({ OPS_TOKEN: 'short' })).toEqual(['OPS_TOKEN must be at least 16 characters']);
+  });
+
+  it('reads CORS_ORIGINS as origins, and names what is not one', () => {
+    expect(loadConfig({ CORS_ORIGINS: ' https://shop.example.com, http://localhost:5173/ ' }).corsOrigins).toEqual(['https://shop.example.com', 'http://localhost:5173']);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(problemsOf({ CORS_ORIGINS: 'https://shop.example.com/app,shop.example.com' })).toEqual([
+      'CORS_ORIGINS "https://shop.example.com/app" is not an origin like https://app.example.com (scheme, host and port only)',
+      'CORS_ORIGINS "shop.example.com" is not an origin like https://app.example.com (scheme, host and port only)',
+    ]);
+  });
+
+  it('reads the limits', () => {
+    const { limits } = loadConfig({ MAX_QUERY_DEPTH: '4', MAX_QUERY_ALIASES: '0', MAX_QUERY_TOKENS: '500', MAX_QUERY_DIRECTIVES: '3', MAX_QUERY_COST: '1000' });
+    expect(limits.query).toEqual({ maxDepth: 4, maxAliases: 0, maxTokens: 500, maxDirectives: 3, maxCost: 1000 });
+    expect(problemsOf({ MAX_QUERY_DEPTH: '0' })).toEqual(['MAX_QUERY_DEPTH must be a whole number from 1 to 1000, got "0"']);
+    const transport = loadConfig({
+      MAX_REQUEST_BYTES: '65536',
+      WS_MAX_PAYLOAD_BYTES: '2048',
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0',
+      WS_MAX_CONNECTIONS_PER_CALLER: '5',
+      SHARED_RESULTS_MAX_BYTES: '0',
+      TRUST_PROXY: 'true',
+      MUTATION_RATE_LIMIT_PER_MINUTE: '60',
+      MUTATION_RATE_LIMIT_BURST: '5',
+    });
+    expect(transport.limits).toMatchObject({
+      requestBytes: 65536,
+      webSocket: { maxPayloadBytes: 2048, subscriptionsPerSocket: 0, connectionsPerCaller: 5 },
+      sharedResultsBytes: 0,
+      mutationRate: { perMinute: 60, burst: 5 },
+    });
+    expect(transport.trustProxy).toBe(true);
   });
 
   it('reads every variable, trimming blanks around values', () => {
@@ -72,6 +120,10 @@ describe('configuration from environment variables', () => {
         rolesClaim: 'https://example.com/roles',
         clockToleranceSeconds: 10,
       },
+      limits: DEFAULT_LIMITS,
+      trustProxy: false,
+      corsOrigins: [],
+      ops: { port: undefined, host: undefined, token: undefined },
     });
   });
 

@@ -216,10 +216,13 @@ describe('a subscriber that never reads', () => {
     const mb = (bytes: number) => Math.round(bytes / MB);
     console.info(
       `never-reading subscriber: ${EVENTS_TOTAL} events delivered in ${delivery} ms; RSS ${mb(before.process_resident_memory_bytes)} -> ` +
-        `${mb(after.process_resident_memory_bytes)} MB, heap ${mb(after.nodejs_heap_size_used_bytes)} MB, external ${mb(after.nodejs_external_memory_bytes)} MB, subscriptions ${after.eventfeed_subscriptions}`,
+        `${mb(after.process_resident_memory_bytes)} MB, heap ${mb(before.nodejs_heap_size_used_bytes)} -> ${mb(after.nodejs_heap_size_used_bytes)} MB, external ${mb(after.nodejs_external_memory_bytes)} MB, subscriptions ${after.eventfeed_subscriptions}`,
     );
     expect(api.child.exitCode).toBeNull();
-    expect(after.nodejs_heap_size_used_bytes).toBeLessThan(112 * MB);
+    // What the server holds for it is bounded by its buffers (the recent-events buffer, 16 MB; shared
+    // results, 32 MB by default), not by what went past: the heap, garbage not yet collected included,
+    // grew by less than half of the 160 MB, whatever the base the libraries loaded at start.
+    expect(after.nodejs_heap_size_used_bytes - before.nodejs_heap_size_used_bytes).toBeLessThan(80 * MB);
     expect(after.nodejs_external_memory_bytes).toBeLessThan(64 * MB);
     expect(after.process_resident_memory_bytes - before.process_resident_memory_bytes).toBeLessThan(250 * MB);
     normal.unsubscribe();

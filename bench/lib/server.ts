@@ -55,7 +55,8 @@ export async function startApi(options: ApiOptions): Promise<ApiProcess> {
   execArgv.push(...(options.execArgv ?? []));
   const child = spawn(process.execPath, [...execArgv, 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...BENCH_AUTH_ENV, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...options.env },
+    // The load generators hold thousands of sockets from one address: no per-caller connection limit.
+    env: { ...process.env, ...BENCH_AUTH_ENV, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', WS_MAX_CONNECTIONS_PER_CALLER: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];

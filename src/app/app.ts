@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { redactUrl } from './config.ts';
+import { DEFAULT_LIMITS, redactUrl } from './config.ts';
 import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
@@ -8,6 +8,7 @@ import { commandEnvironments } from '../eventStore/commands/commandEnvironment.t
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { LogFeed } from '../eventStore/feed/feed.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
+import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
 import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
 import { createAuthenticator } from './authenticator.ts';
@@ -16,8 +17,10 @@ import { contextFactory } from './context.ts';
 import { Correlation } from './correlation.ts';
 import { errorMasking } from './errorMasking.ts';
 import { health } from './health.ts';
-import { closeGracefully, createHttpServer, listen, type Listening } from './httpServer.ts';
+import { closeGracefully, createHttpServer, createOpsServer, listen, type Listening } from './httpServer.ts';
 import { createMetrics } from './metrics.ts';
+import { useMutationRateLimit } from './mutationRateLimit.ts';
+import { OriginPolicy } from './origins.ts';
 import { serveSubscriptions } from './webSocket.ts';
 import { graphqlHandler } from './yoga.ts';
 
@@ -31,7 +34,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins' | 'ops'>>;
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
@@ -63,6 +66,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { config, databaseUrl, logger } = options;
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? uuidv7Generator;
+  const { production = false, limits = DEFAULT_LIMITS, trustProxy = false } = config;
+  const origins = new OriginPolicy(config.corsOrigins ?? []);
   const composition = compose(options.modules);
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
@@ -86,18 +91,30 @@ export async function buildApp(options: AppOptions): Promise<App> {
     observer: metrics.commands,
   });
   const correlation = new Correlation(ids, logger);
-  const { maskError, maskResult } = errorMasking(correlation);
+  const { maskError, maskResult, alreadyHandled } = errorMasking(correlation, { production });
   const authenticator = createAuthenticator(config.auth);
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs, ...(options.graphiqlToken ? { token: options.graphiqlToken } : {}) } : false,
     makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator, environmentFor }),
     maskError,
-    plugins: [useStorableStrings(), correlation.plugin(), operationMetrics.plugin()],
+    alreadyHandled,
+    maxRequestBytes: limits.requestBytes,
+    cors: (request) => origins.cors(request),
+    plugins: [
+      origins.plugin(),
+      useQueryLimits(limits.query, { hideSuggestions: production }),
+      useStorableStrings(),
+      correlation.plugin(),
+      operationMetrics.plugin(),
+      useMutationRateLimit(limits.mutationRate, { clock, trustProxy }),
+    ],
     logger,
   });
-  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), health: () => health(orm, feed), metrics, logger });
-  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger });
+  const ops = { health: () => health(orm, feed), metrics, token: config.ops?.token, logger };
+  const opsServer = config.ops?.port !== undefined ? createOpsServer(ops) : undefined;
+  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
+  const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger, limits, trustProxy, origins });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -106,12 +123,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
       await feed.start();
-      return listen(httpServer, config.port, config.host);
+      const listening = await listen(httpServer, config.port, config.host);
+      if (!opsServer) return listening;
+      const opsUrl = (await listen(opsServer, config.ops!.port!, config.ops!.host ?? config.host)).url.replace(/\/graphql$/, '');
+      logger.info('operations endpoints ready', { health: `${opsUrl}/health`, metrics: `${opsUrl}/metrics` });
+      return { ...listening, opsUrl };
     },
     stop: () =>
       (stopping ??= (async () => {
         // Requests already running (commands mid-transaction) finish while sockets and the feed close.
-        const httpClosed = closeGracefully(httpServer);
+        const httpClosed = Promise.all([closeGracefully(httpServer), opsServer && closeGracefully(opsServer)]);
         await subscriptions.dispose();
         await feed.stop();
         await httpClosed;

@@ -2,7 +2,11 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
 import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.ts';
+import { DEFAULT_SHARED_RESULTS_MAX_BYTES } from '../graphql/sharedResults.ts';
 import type { AuthSettings } from './authenticator.ts';
+import type { MutationRateLimit } from './mutationRateLimit.ts';
+import { parseOrigins } from './origins.ts';
 
 /**
  * Every setting the service reads, from environment variables, checked once at start against the
@@ -26,7 +30,7 @@ export type Config = {
   readonly commandRetries: number;
   /** `STATE_CACHE_MAX_BYTES` */
   readonly stateCacheMaxBytes: number;
-  /** `GRAPHIQL` */
+  /** `GRAPHIQL`; off by default in production. */
   readonly graphiql: boolean;
   /** `LOG_LEVEL` */
   readonly logLevel: LogLevel;
@@ -37,6 +41,44 @@ export type Config = {
    * settings were given outside production, so the well-known development secret is in use.
    */
   readonly auth: AuthSettings & { readonly development: boolean };
+  /** What one caller, request or operation may take: the `MAX_*` and `WS_*` variables (README, "Limits"). */
+  readonly limits: Limits;
+  /** `TRUST_PROXY`: take an anonymous caller's address from the last `X-Forwarded-For` entry (behind a reverse proxy). */
+  readonly trustProxy: boolean;
+  /** `/health` and `/metrics`: on the API's port unless `OPS_PORT` (on `OPS_HOST`, default `HOST`); behind a bearer token when `OPS_TOKEN` is set. */
+  readonly ops: { readonly port: number | undefined; readonly host: string | undefined; readonly token: string | undefined };
+  /** `CORS_ORIGINS`: the web origins whose pages may call the API from a browser (`*`: any, without credentials); the API's own always may. */
+  readonly corsOrigins: readonly string[];
+};
+
+export type Limits = {
+  /** `MAX_QUERY_DEPTH`, `MAX_QUERY_ALIASES`, `MAX_QUERY_TOKENS`, `MAX_QUERY_DIRECTIVES`, `MAX_QUERY_COST` */
+  readonly query: QueryLimits;
+  /** `MAX_REQUEST_BYTES`: an HTTP request body past it is refused with 413. */
+  readonly requestBytes: number;
+  readonly webSocket: {
+    /** `WS_MAX_PAYLOAD_BYTES`: a larger message closes its socket (1009), unread. */
+    readonly maxPayloadBytes: number;
+    /** `WS_MAX_SUBSCRIPTIONS_PER_SOCKET`: operations one socket may run at once; 0 for no limit. */
+    readonly subscriptionsPerSocket: number;
+    /** `WS_MAX_CONNECTIONS_PER_CALLER`: sockets one caller may hold open in this process; 0 for no limit. */
+    readonly connectionsPerCaller: number;
+  };
+  /** `SHARED_RESULTS_MAX_BYTES`: heap for the results subscribers of one `events` operation share; 0 shares none. */
+  readonly sharedResultsBytes: number;
+  /** `MUTATION_RATE_LIMIT_PER_MINUTE` (0: off, the default) and `MUTATION_RATE_LIMIT_BURST`: commands per caller. */
+  readonly mutationRate: MutationRateLimit;
+};
+
+const MiB = 1024 * 1024;
+
+/** The limits with every variable unset. */
+export const DEFAULT_LIMITS: Limits = {
+  query: DEFAULT_QUERY_LIMITS,
+  requestBytes: MiB,
+  webSocket: { maxPayloadBytes: MiB, subscriptionsPerSocket: 100, connectionsPerCaller: 100 },
+  sharedResultsBytes: DEFAULT_SHARED_RESULTS_MAX_BYTES,
+  mutationRate: { perMinute: 0, burst: 10 },
 };
 
 /** Signs the development tokens `npm start` prints when no JWT settings are given outside production. Never use it in production. */
@@ -93,7 +135,7 @@ const variables = z.object({
   STATE_CACHE_MAX_BYTES: wholeNumber(0, 64 * 1024 ** 3)
     .default(DEFAULT_STATE_CACHE_MAX_BYTES)
     .describe('Estimated heap, in bytes, for the aggregate states this process remembers after its commits (so a command skips reading its stream); 0 remembers none.'),
-  GRAPHIQL: flag().default(true).describe('Serve GraphiQL on GET /graphql (true|false, 1|0, yes|no).'),
+  GRAPHIQL: flag().optional().describe('Serve GraphiQL on GET /graphql (true|false, 1|0, yes|no). Default: on, except with NODE_ENV=production.'),
   LOG_LEVEL: z
     .string()
     .trim()
@@ -112,6 +154,34 @@ const variables = z.object({
   JWT_AUDIENCE: z.string().trim().optional().describe('Required `aud` of tokens; unchecked when unset.'),
   JWT_ROLES_CLAIM: z.string().trim().default('roles').describe('The token claim listing the caller\'s roles (an array of strings, or one space- or comma-separated string).'),
   JWT_CLOCK_TOLERANCE_SECONDS: wholeNumber(0, 300).default(30).describe('Seconds of clock skew allowed when checking exp and nbf.'),
+  MAX_QUERY_DEPTH: wholeNumber(1, 1_000).default(DEFAULT_LIMITS.query.maxDepth).describe('Deepest nesting of selection sets an operation may have (introspection is exempt).'),
+  MAX_QUERY_ALIASES: wholeNumber(0, 100_000).default(DEFAULT_LIMITS.query.maxAliases).describe('Aliased fields an operation may have.'),
+  MAX_QUERY_TOKENS: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.query.maxTokens).describe('Lexical tokens a GraphQL document may have; parsing stops at the first one past it.'),
+  MAX_QUERY_DIRECTIVES: wholeNumber(0, 100_000).default(DEFAULT_LIMITS.query.maxDirectives).describe('Directives an operation may have.'),
+  MAX_QUERY_COST: wholeNumber(1, 1_000_000_000).default(DEFAULT_LIMITS.query.maxCost).describe('graphql-armor cost an operation may have (objects 2, scalars 1, ×1.5 a level, × a list\'s first/last).'),
+  MAX_REQUEST_BYTES: wholeNumber(1024, 1024 * MiB).default(DEFAULT_LIMITS.requestBytes).describe('Largest HTTP request body, in bytes; a larger one is refused with 413 before it is read whole.'),
+  WS_MAX_PAYLOAD_BYTES: wholeNumber(1024, 1024 * MiB).default(DEFAULT_LIMITS.webSocket.maxPayloadBytes).describe('Largest WebSocket message, in bytes; a larger one closes its socket with 1009.'),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.webSocket.subscriptionsPerSocket)
+    .describe('Operations one WebSocket may run at once; more are refused with TOO_MANY_SUBSCRIPTIONS. 0: no limit.'),
+  WS_MAX_CONNECTIONS_PER_CALLER: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.webSocket.connectionsPerCaller)
+    .describe('WebSockets one caller (token subject, or address when anonymous) may hold open per process; more are closed with 4429. 0: no limit.'),
+  SHARED_RESULTS_MAX_BYTES: wholeNumber(0, 64 * 1024 * MiB)
+    .default(DEFAULT_LIMITS.sharedResultsBytes)
+    .describe('Heap, in bytes, for the per-event results shared by subscribers of the same events operation; 0 shares none.'),
+  MUTATION_RATE_LIMIT_PER_MINUTE: wholeNumber(0, 1_000_000)
+    .default(DEFAULT_LIMITS.mutationRate.perMinute)
+    .describe('Commands (root mutation fields) one caller may run a minute, per process; past it RATE_LIMITED. 0 (the default): no limit.'),
+  MUTATION_RATE_LIMIT_BURST: wholeNumber(1, 1_000_000).default(DEFAULT_LIMITS.mutationRate.burst).describe('Commands one caller may run at once before the rate applies.'),
+  OPS_PORT: wholeNumber(0, 65535).optional().describe('Serve /health and /metrics on this port instead of the API\'s (0 picks a free one); unset: on the API\'s port.'),
+  OPS_HOST: z.string().trim().optional().describe('Interface for OPS_PORT, e.g. 127.0.0.1 to keep the endpoints off the network; default HOST.'),
+  OPS_TOKEN: z.string().trim().min(16, 'must be at least 16 characters').optional().describe('When set, /health and /metrics answer only requests with Authorization: Bearer <OPS_TOKEN>.'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .describe('Comma-separated origins (https://app.example.com) whose pages may call the API from a browser, with credentials; * for any origin, without. Unset: only the API\'s own pages.'),
+  TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
 export function loadConfig(env: Env = process.env): Config {
@@ -122,6 +192,8 @@ export function loadConfig(env: Env = process.env): Config {
   const v = parsed.data;
   const production = v.NODE_ENV === 'production';
   const problems: string[] = [];
+  const cors = parseOrigins(v.CORS_ORIGINS);
+  problems.push(...cors.problems.map((problem) => `CORS_ORIGINS ${problem}`));
   if (v.JWT_SECRET && v.JWT_JWKS_URL) problems.push('JWT_SECRET and JWT_JWKS_URL are both set: give one');
   const configured = Boolean(v.JWT_SECRET || v.JWT_JWKS_URL);
   if (production && v.AUTH === 'jwt' && !configured) problems.push('JWT_SECRET or JWT_JWKS_URL must be set when NODE_ENV=production (or AUTH=off to run without authentication)');
@@ -150,10 +222,24 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize: v.DB_POOL_SIZE,
     commandRetries: v.COMMAND_RETRIES,
     stateCacheMaxBytes: v.STATE_CACHE_MAX_BYTES,
-    graphiql: v.GRAPHIQL,
+    graphiql: v.GRAPHIQL ?? !production,
     logLevel: v.LOG_LEVEL,
     production,
     auth,
+    limits: {
+      query: { maxDepth: v.MAX_QUERY_DEPTH, maxAliases: v.MAX_QUERY_ALIASES, maxTokens: v.MAX_QUERY_TOKENS, maxDirectives: v.MAX_QUERY_DIRECTIVES, maxCost: v.MAX_QUERY_COST },
+      requestBytes: v.MAX_REQUEST_BYTES,
+      webSocket: {
+        maxPayloadBytes: v.WS_MAX_PAYLOAD_BYTES,
+        subscriptionsPerSocket: v.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+        connectionsPerCaller: v.WS_MAX_CONNECTIONS_PER_CALLER,
+      },
+      sharedResultsBytes: v.SHARED_RESULTS_MAX_BYTES,
+      mutationRate: { perMinute: v.MUTATION_RATE_LIMIT_PER_MINUTE, burst: v.MUTATION_RATE_LIMIT_BURST },
+    },
+    trustProxy: v.TRUST_PROXY,
+    corsOrigins: cors.origins,
+    ops: { port: v.OPS_PORT, host: v.OPS_HOST, token: v.OPS_TOKEN },
   };
 }
 

@@ -8,24 +8,54 @@ import type { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import { serveGraphqlWs } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
+import { callerKey } from './callers.ts';
+import type { Limits } from './config.ts';
+import type { OriginPolicy } from './origins.ts';
 import { socketAuthentication } from './socketAuthentication.ts';
+import { ConnectionsPerCaller, tooManySubscriptions } from './webSocketLimits.ts';
 
 /**
  * graphql-ws on the HTTP server's GraphQL path, running every operation through Yoga's envelop
  * (the same plugins, parsing, validation and context as HTTP). Subscribers of the same `events`
- * operation share one execution per event.
+ * operation who see the same events share one execution per event. Messages, operations per
+ * socket and sockets per caller are limited (`limits.webSocket`); a refused subscription gets its
+ * error, the socket stays up.
  */
 export function serveSubscriptions(
   httpServer: http.Server,
   yoga: YogaServerInstance<{ req?: http.IncomingMessage }, GraphQLContext>,
-  deps: { maskResult: (result: ExecutionResult) => ExecutionResult; operationMetrics: OperationMetrics; authenticator: Authenticator; logger: Logger },
+  deps: {
+    maskResult: (result: ExecutionResult) => ExecutionResult;
+    operationMetrics: OperationMetrics;
+    authenticator: Authenticator;
+    logger: Logger;
+    limits: Pick<Limits, 'webSocket' | 'sharedResultsBytes'>;
+    trustProxy: boolean;
+    origins: OriginPolicy;
+  },
 ): { dispose(): Promise<void> } {
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
-  const sharedResults = new SharedSubscriptionResults();
+  const { webSocket: limits } = deps.limits;
+  // ws reads no message past maxPayload: it closes the socket with 1009 (message too big) instead.
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    maxPayload: limits.maxPayloadBytes,
+    // Browsers let any page open a WebSocket anywhere (no CORS): the upgrade's Origin is checked against the same list.
+    verifyClient: ({ origin, req }, allow) => (deps.origins.allows(origin, req.headers.host) ? allow(true) : allow(false, 403, 'Origin not allowed')),
+  });
+  const sharedResults = new SharedSubscriptionResults({ maxBytes: deps.limits.sharedResultsBytes });
+  const connections = new ConnectionsPerCaller(limits.connectionsPerCaller);
   const authentication = socketAuthentication(deps);
   return serveGraphqlWs(
     {
-      onConnect: authentication.onConnect,
+      // Who is calling first (a bad token closes with 4403), then how many sockets that caller holds.
+      onConnect: async (ctx) => {
+        if (!(await authentication.onConnect(ctx))) return false;
+        const caller = callerKey(authentication.identityOf(ctx), ctx.extra.request, deps.trustProxy);
+        if (connections.admit(ctx.extra.socket, caller)) return true;
+        connections.refuse(ctx.extra.socket);
+        return false;
+      },
       onClose: authentication.onClose,
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: async (args: any) => {
@@ -35,12 +65,15 @@ export function serveSubscriptions(
         return Symbol.asyncIterator in results ? mapResults(results, deps.maskResult) : deps.maskResult(results);
       },
       onSubscribe: async (ctx, _id, params) => {
+        const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);
+        if (refused) return [...refused];
+        const identity = authentication.identityOf(ctx);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
-          identity: authentication.identityOf(ctx),
+          identity,
         });
         let document;
         try {

@@ -15,6 +15,12 @@ export function graphqlHandler(deps: {
   graphiql: false | { tabs: readonly GraphiqlTab[]; token?: string };
   makeContext: (headers: Headers, request?: Request, identity?: Identity) => Promise<GraphQLContext>;
   maskError: (error: unknown, message: string, isDev?: boolean) => Error;
+  /** Whether the masking already dealt with an error (logged it if unexpected; a client's mistake otherwise), so Yoga's error line about it is not one. */
+  alreadyHandled: (error: unknown) => boolean;
+  /** Largest request body; past it Yoga answers 413 (REQUEST_ENTITY_TOO_LARGE) without reading the rest. */
+  maxRequestBytes: number;
+  /** The CORS headers for a request, or false for none (see OriginPolicy). */
+  cors: (request: Request) => false | { origin: string | string[]; credentials: boolean; exposedHeaders: string[] };
   plugins: Plugin[];
   logger: Logger;
 }) {
@@ -39,12 +45,18 @@ export function graphqlHandler(deps: {
     context: (initial: YogaInitialContext & { req?: http.IncomingMessage; identity?: Identity }) =>
       deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.identity),
     maskedErrors: { maskError: deps.maskError },
+    maxRequestBodySize: deps.maxRequestBytes,
+    cors: deps.cors,
+    // The schema takes no file uploads, so there is no multipart request to parse.
+    multipart: false,
     plugins: deps.plugins,
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1) }),
       warn: (...args) => logger.warn(String(args[0]), { args: args.slice(1) }),
-      error: (...args) => logger.error(String(args[0]), { args: args.slice(1) }),
+      // Yoga logs every error its masking changed: a client's typed mistake, or an unexpected error the masking already logged.
+      error: (...args) =>
+        deps.alreadyHandled(args[0]) ? logger.debug('error answered to the client', { error: args[0] }) : logger.error(String(args[0]), { args: args.slice(1) }),
     },
   });
 }

@@ -4,8 +4,8 @@ import { SharedSubscriptionResults } from './sharedResults.ts';
 
 type Event = { id: string; n: number };
 
-/** A schema whose `events` subscription replays three events; counts how often `n` is resolved. */
-function fixture() {
+/** A schema whose `events` subscription replays `count` events (three by default); counts how often `n` is resolved. */
+function fixture(count = 3) {
   let resolved = 0;
   const EventType = new GraphQLObjectType<Event>({
     name: 'Event',
@@ -22,7 +22,7 @@ function fixture() {
         events: {
           type: EventType,
           subscribe: async function* () {
-            for (const n of [1, 2, 3]) yield { id: `e${n}`, n } satisfies Event;
+            for (let n = 1; n <= count; n++) yield { id: `e${n}`, n } satisfies Event;
           },
           resolve: (event: unknown) => event,
         },
@@ -63,5 +63,42 @@ describe('subscription results shared between subscribers of one operation', () 
     expect(shared.keyFor(document, undefined, query, { a: 1 })).not.toBe(shared.keyFor(document, undefined, query, { a: 2 }));
     expect(shared.keyFor(parse('subscription { other }'), undefined, 'subscription { other }', {})).toBeUndefined();
     expect(shared.keyFor(parse('{ ok }'), undefined, '{ ok }', {})).toBeUndefined();
+  });
+
+  it('drops an operation and its results once its last subscriber leaves', async () => {
+    const { schema } = fixture(1_000);
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {})!;
+    const first = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
+    const second = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
+    for (let i = 0; i < 5; i++) await Promise.all([first.next(), second.next()]);
+    expect(shared.stats).toMatchObject({ operations: 1, results: 5 });
+
+    await first.return!();
+    expect(shared.stats).toMatchObject({ operations: 1, results: 5 });
+    await second.return!();
+    expect(shared.stats).toEqual({ operations: 0, results: 0, bytes: 0 });
+  });
+
+  it('keeps the results of all operations within its byte budget, dropping the least recently used', async () => {
+    const { schema } = fixture(200);
+    const shared = new SharedSubscriptionResults({ maxBytes: 2_000 });
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {})!;
+    const live = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
+    // Each result is about 40 bytes of JSON: all 200 would be 8 KB.
+    for (let i = 0; i < 200; i++) await live.next();
+    expect(shared.stats.bytes).toBeLessThanOrEqual(2_000);
+    expect(shared.stats.results).toBeGreaterThan(10);
+    expect(shared.stats.results).toBeLessThan(200);
+    await live.return!();
+  });
+
+  it('keys operations by a digest, so a large variable is not kept twice', () => {
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, { filter: { streamId: 'x'.repeat(500_000) } })!;
+    expect(key.length).toBeLessThan(64);
   });
 });

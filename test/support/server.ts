@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { buildApp, type App } from '../../src/app/app.ts';
+import { buildApp, type App, type AppOptions } from '../../src/app/app.ts';
 import type { Config } from '../../src/app/config.ts';
 import { silentLogger, type Logger } from '../../src/core/logger.ts';
 import { modules } from '../../src/app/modules.ts';
@@ -15,6 +15,8 @@ export type TestServer = {
   readonly clock: FakeClock;
   readonly url: string;
   readonly wsUrl: string;
+  /** Where /health and /metrics are when the config gives them a port of their own. */
+  readonly opsUrl: string | undefined;
   readonly database: TestDatabase;
   /** POSTs a GraphQL operation as an administrator (pass another `authorization` header, or '' for none); returns the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
@@ -25,12 +27,12 @@ export type TestServer = {
 
 /** The whole API on a free port over a fresh database, as `npm start` runs it, on a clock the test controls. */
 export async function startTestServer(
-  options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[]; auth?: Config['auth'] } = {},
+  options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[]; auth?: Config['auth']; config?: Partial<AppOptions['config']> } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const clock = options.clock ?? new FakeClock();
   const app = await buildApp({
-    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10, auth: options.auth ?? TEST_AUTH },
+    config: { port: 0, host: '127.0.0.1', graphiql: true, commandRetries: 5, dbPoolSize: 10, auth: options.auth ?? TEST_AUTH, ...options.config },
     databaseUrl: database.url,
     logger: options.logger ?? silentLogger,
     clock,
@@ -38,13 +40,14 @@ export async function startTestServer(
     // GraphiQL opens as an administrator, as it does on `npm start`'s development tokens.
     graphiqlToken: adminToken,
   });
-  const { url, wsUrl } = await app.start();
+  const { url, wsUrl, opsUrl } = await app.start();
   const clients: Client[] = [];
   return {
     app,
     clock,
     url,
     wsUrl,
+    opsUrl,
     database,
     async gql(query, variables, headers) {
       const { authorization = `Bearer ${adminToken}`, ...others } = headers ?? {};

@@ -1,0 +1,24 @@
+import type http from 'node:http';
+import type { Identity } from '../core/identity.ts';
+
+/**
+ * Who a per-caller limit counts against: the token's subject, or for anonymous callers their
+ * network address. Behind a reverse proxy every connection comes from the proxy, so with
+ * `trustProxy` the address is the last one the proxy appended to `X-Forwarded-For` (the one that
+ * connected to it; earlier entries are the client's own word). Without a request (in-process
+ * fetch) anonymous callers share one key.
+ */
+export function callerKey(identity: Identity, request: http.IncomingMessage | undefined, trustProxy: boolean): string {
+  if (identity.kind === 'subject') return `subject:${identity.subject}`;
+  return `address:${request ? remoteAddress(request, trustProxy) : 'in-process'}`;
+}
+
+export function remoteAddress(request: http.IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const header = request.headers['x-forwarded-for'];
+    const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((entry) => entry.trim()).filter(Boolean);
+    const last = forwarded.at(-1);
+    if (last) return last;
+  }
+  return request.socket.remoteAddress ?? 'unknown';
+}
