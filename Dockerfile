@@ -1,5 +1,6 @@
 # The API as a container. Node 24 runs the TypeScript sources directly (type stripping): no build step.
-FROM node:24-slim
+# Pinned, so every rebuild runs the same Node; move it on deliberately.
+FROM node:24.20.0-trixie-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
