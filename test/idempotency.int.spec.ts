@@ -119,7 +119,7 @@ describe('concurrent replays of one command id', () => {
 });
 
 describe('event metadata', () => {
-  it('carries the command id as causation id, the command name, the context and the schema version', async () => {
+  it('carries the command id as causation id, the command name, the context, the schema version and who may read the stream', async () => {
     const result = await run('meta-1', open('meta-1'), { commandId: 'open-meta-1' });
     expect(result.events[0]!.metadata).toEqual({
       correlationId: 'idempotency',
@@ -127,6 +127,7 @@ describe('event metadata', () => {
       causationId: 'open-meta-1',
       commandName: 'OpenCart',
       schemaVersion: 1,
+      readers: [`sub:${result.state.status === 'Open' ? result.state.customerId : ''}`, 'role:support'],
     });
     const [stored] = await readStream(db.orm.em.fork(), 'meta-1');
     expect(stored!.metadata).toEqual(result.events[0]!.metadata);

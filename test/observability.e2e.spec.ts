@@ -1,12 +1,17 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.ts';
+import { adminToken } from './support/auth.ts';
 import { createTestDatabase } from './support/database.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
 
-/** POSTs an operation and keeps the response's headers beside its body. */
+/** POSTs an operation as an administrator and keeps the response's headers beside its body. */
 async function post(server: TestServer, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}`, ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
   return { status: response.status, correlationId: response.headers.get('x-correlation-id'), body: (await response.json()) as any };
 }
 

@@ -9,6 +9,7 @@ import { modules } from '../src/app/modules.ts';
 import { CommitNotifier } from '../src/eventStore/feed/commitNotifier.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
 import { CartRecord } from '../src/modules/cart/projection.ts';
+import { testAdmin } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -30,12 +31,13 @@ const processWith = (stateCacheMaxBytes: number) => {
   const environmentFor = commandEnvironments({
     ids: uuidv7Generator,
     projections: compose(modules).projections,
+    policies: compose(modules).policies,
     retries: 5,
     notifier: new CommitNotifier({ em: db.orm.em, logger: silentLogger }),
     stateCacheMaxBytes,
   });
   return (cartId: string, command: CartCommand) =>
-    handleCommand(environmentFor(db.orm.em.fork(), { correlationId: 'state-cache', actor: 'anonymous' }), cartDecider, cartId, command);
+    handleCommand(environmentFor(db.orm.em.fork(), { correlationId: 'state-cache', actor: 'test-admin' }, testAdmin), cartDecider, cartId, command);
 };
 
 describe('remembered states under a byte budget', () => {

@@ -5,13 +5,16 @@ import type { CommandEnvironment } from '../../src/eventStore/commands/commandHa
 import { commandEnvironments as processEnvironments } from '../../src/eventStore/commands/commandEnvironment.ts';
 import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import type { Identity } from '../../src/core/identity.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
 
-const inlineProjections = compose(modules).projections;
+const { projections: inlineProjections, policies } = compose(modules);
+/** The library benchmark acts as an administrator, so the policies allow every command. */
+const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['admin'] };
 
 /**
- * Command environments wired as src/app/server.ts wires the API's (both use
+ * Command environments wired as src/app/app.ts wires the API's (both use
  * src/eventStore/commands/commandEnvironment.ts): a forked EntityManager per command, the inline
  * projections, the process-wide stream queue and remembered states, and after each commit one
  * coalesced NOTIFY so log followers in other processes (the API's feed) wake at once; this process
@@ -19,6 +22,6 @@ const inlineProjections = compose(modules).projections;
  */
 export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string } = {}): () => CommandEnvironment {
   const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
-  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, retries: options.retries ?? 5, notifier });
-  return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'anonymous', client: options.client ?? 'bench' });
+  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, policies, retries: options.retries ?? 5, notifier });
+  return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'bench', client: options.client ?? 'bench' }, benchIdentity);
 }

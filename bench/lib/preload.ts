@@ -6,7 +6,8 @@ import { withClient } from './db.ts';
  * nine in ten are carts (CartOpened, 8 × CartItemAdded, CartCheckedOut), one in ten a counter
  * (10 × CounterIncremented); payloads have the size and shape the API writes. The indexes and
  * unique constraints are dropped for the load and rebuilt after it with the migration's
- * definitions. Then VACUUM ANALYZE and CHECKPOINT, so reads start from a settled table.
+ * definitions, and the streams' readers are recorded as the policies would. Then VACUUM ANALYZE and
+ * CHECKPOINT, so reads start from settled tables.
  */
 export async function preloadEvents(url: string, total: number, perTransaction: number): Promise<{ seconds: number }> {
   const started = Date.now();
@@ -53,7 +54,18 @@ export async function preloadEvents(url: string, total: number, perTransaction: 
     await client.query('call bench_preload($1, $2)', [total, perTransaction]);
     for (const constraint of constraints) await client.query(`alter table events add constraint ${constraint.name} ${constraint.definition}`);
     for (const index of indexes) await client.query(index.definition);
+    // Who may read each stream, as the policies' appends record it: a cart its customer and support,
+    // a counter every signed-in caller. History with a customer's token joins on this.
+    await client.query(`
+      insert into stream_readers (stream_id, reader)
+      select stream_id, reader from (
+        select stream_id, 'sub:' || (data->>'customerId') as reader from events where event_type = 'CartOpened'
+        union all select stream_id, 'role:support' from events where event_type = 'CartOpened'
+        union all select distinct stream_id, 'authenticated' from events where stream_type = 'Counter'
+      ) as readers
+      on conflict do nothing`);
     await client.query('vacuum (analyze) events');
+    await client.query('vacuum (analyze) stream_readers');
     await client.query('checkpoint');
   });
   return { seconds: (Date.now() - started) / 1000 };

@@ -2,17 +2,24 @@ import pg from 'pg';
 import { encodePosition } from '../../src/eventStore/log/position.ts';
 import { EVENT_COLUMNS } from '../../src/eventStore/log/recorded.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';
+import { benchToken } from '../lib/server.ts';
 import { Samples, summarize, type LatencySummary } from '../lib/stats.ts';
 
 export type HistoryFilter = { streamId?: string; streamType?: string; types?: string[] };
-export type HistoryQuery = { after: { transactionId: string; globalPosition: string }; filter?: HistoryFilter };
-export type FilterName = 'none' | 'streamId' | 'streamType' | 'types';
-export const FILTERS: FilterName[] = ['none', 'streamId', 'streamType', 'types'];
+/** `as`: a customer's subject, for pages read with that customer's token (and, raw, their readers). */
+export type HistoryQuery = { after: { transactionId: string; globalPosition: string }; filter?: HistoryFilter; as?: string };
+export type FilterName = 'none' | 'streamId' | 'streamType' | 'types' | 'customer';
+export const FILTERS: FilterName[] = ['none', 'streamId', 'streamType', 'types', 'customer'];
+
+/** The customer whose token reads the `customer` cell: the preload gives them 90 carts, and every counter is theirs to see. */
+export const BENCH_CUSTOMER = 'customer-7';
+/** The principals that customer counts as (see principalsOf): what the raw limit filters on. */
+const customerReaders = (subject: string) => ['authenticated', `sub:${subject}`, 'role:customer'];
 
 /**
  * `count` random starting points per filter, all in the last 90 % of the log ("deep"): no filter,
  * the stream of the event at that point, the rarer stream type (Counter, 10 % of the preload) and
- * a rarer event type (CartCheckedOut, 9 %).
+ * a rarer event type (CartCheckedOut, 9 %), and everything one customer may see, read with their token.
  */
 export async function historyQueries(url: string, count: number): Promise<Record<FilterName, HistoryQuery[]>> {
   const client = new pg.Client({ connectionString: url });
@@ -23,13 +30,13 @@ export async function historyQueries(url: string, count: number): Promise<Record
     const wanted = Array.from({ length: count * FILTERS.length }, () => Math.floor(max * 0.1 + Math.random() * max * 0.9));
     const { rows } = await client.query<{ t: string; g: string; stream_id: string }>(
       'select transaction_id::text as t, global_position::text as g, stream_id from events where global_position = any($1::bigint[])', [wanted]);
-    const queries = { none: [], streamId: [], streamType: [], types: [] } as Record<FilterName, HistoryQuery[]>;
+    const queries = { none: [], streamId: [], streamType: [], types: [], customer: [] } as Record<FilterName, HistoryQuery[]>;
     rows.forEach((row, index) => {
       const name = FILTERS[index % FILTERS.length]!;
       const after = { transactionId: row.t, globalPosition: row.g };
       const filter: HistoryFilter | undefined =
         name === 'streamId' ? { streamId: row.stream_id } : name === 'streamType' ? { streamType: 'Counter' } : name === 'types' ? { types: ['CartCheckedOut'] } : undefined;
-      queries[name].push({ after, ...(filter ? { filter } : {}) });
+      queries[name].push({ after, ...(filter ? { filter } : {}), ...(name === 'customer' ? { as: BENCH_CUSTOMER } : {}) });
     });
     return queries;
   } finally {
@@ -67,7 +74,8 @@ export async function detectHistoryQuery(apiUrl: string): Promise<HistoryShape |
 
 /** Latency of each history query through the API, one at a time over one keep-alive connection. */
 export async function graphqlHistoryCell(apiUrl: string, shape: HistoryShape, queries: HistoryQuery[]): Promise<LatencySummary & { errors: number; firstError?: string }> {
-  const http = new GraphQLHttpClient(apiUrl, 1);
+  const customer = queries[0]?.as;
+  const http = customer ? new GraphQLHttpClient(apiUrl, 1, await benchToken(customer, ['customer'])) : new GraphQLHttpClient(apiUrl, 1);
   const samples = new Samples();
   let errors = 0;
   let firstError: string | undefined;
@@ -108,6 +116,7 @@ export async function rawHistoryCell(url: string, queries: HistoryQuery[]): Prom
     if (q.filter?.streamId !== undefined) conditions.push(`stream_id = $${params.push(q.filter.streamId)}`);
     if (q.filter?.streamType !== undefined) conditions.push(`stream_type = $${params.push(q.filter.streamType)}`);
     if (q.filter?.types !== undefined) conditions.push(`event_type = any($${params.push(q.filter.types)}::text[])`);
+    if (q.as !== undefined) conditions.push(`stream_id in (select stream_id from stream_readers where reader = any($${params.push(customerReaders(q.as))}::text[]))`);
     return client.query(`select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} order by transaction_id, global_position limit $3`, params);
   };
   const samples = new Samples();

@@ -10,6 +10,7 @@ import { LogFeed } from '../eventStore/feed/feed.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
+import { useIntrospectionForAdmins } from '../graphql/introspectionForAdmins.ts';
 import type { ModuleDefinition } from '../modules/moduleDefinition.ts';
 import { createAuthenticator } from './authenticator.ts';
 import { compose } from './composition.ts';
@@ -85,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const environmentFor = commandEnvironments({
     ids,
     projections: composition.projections,
+    policies: composition.policies,
     retries: config.commandRetries,
     notifier,
     ...(config.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: config.stateCacheMaxBytes } : {}),
@@ -108,6 +110,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       correlation.plugin(),
       operationMetrics.plugin(),
       useMutationRateLimit(limits.mutationRate, { clock, trustProxy }),
+      ...(production ? [useIntrospectionForAdmins()] : []),
     ],
     logger,
   });

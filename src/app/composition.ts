@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import type { OrmSchema } from '../db/orm.ts';
+import type { Policy } from '../core/policy.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import { eventStoreEntities, eventStoreMigrations } from '../eventStore/storage.ts';
 import { buildSchema } from '../graphql/schema.ts';
@@ -10,6 +11,8 @@ export type Composition = {
   readonly modules: readonly ModuleDefinition[];
   readonly orm: OrmSchema;
   readonly projections: readonly InlineProjection[];
+  /** Each stream type's policy. */
+  readonly policies: ReadonlyMap<string, Policy<any, any>>;
   readonly schema: GraphQLSchema;
   readonly graphiqlTabs: readonly GraphiqlTab[];
 };
@@ -20,8 +23,13 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
     if (names.has(module.name)) throw new Error(`Two modules are named ${module.name}`);
     names.add(module.name);
   }
+  const policies = new Map(modules.flatMap((m) => m.policies.map((policy) => [policy.streamType, policy] as const)));
+  for (const decider of modules.flatMap((m) => m.deciders)) {
+    if (!policies.has(decider.streamType)) throw new Error(`${decider.streamType} has no policy: every aggregate needs one in its module`);
+  }
   return {
     modules,
+    policies,
     orm: {
       entities: [...eventStoreEntities, ...modules.flatMap((m) => m.entities)],
       migrations: [...eventStoreMigrations, ...modules.flatMap((m) => m.migrations)],

@@ -29,7 +29,7 @@ export function contextFactory(deps: {
   feed: LogFeed;
   correlation: Correlation;
   authenticator: Authenticator;
-  environmentFor: (em: EntityManager, metadata: EventMetadata) => CommandEnvironment;
+  environmentFor: (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment;
 }): (headers: Headers, request?: Request, verified?: Identity) => Promise<GraphQLContext> {
   return async (headers, request, verified) => {
     const identity = verified ?? (await identify(deps.authenticator, headers));
@@ -44,7 +44,7 @@ export function contextFactory(deps: {
       logger: deps.logger.child({ correlationId }),
       correlationId,
       feed: deps.feed,
-      commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }),
+      commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }, identity),
     };
   };
 }

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { isAdmin, principalsOf } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
@@ -83,13 +84,15 @@ export function serveSubscriptions(
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
+        // What the caller may see is part of the share key: results are shared only among those who see alike.
+        const audience = isAdmin(identity) ? '*' : principalsOf(identity).join(' ');
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables) },
+          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables, audience) },
         };
       },
     },

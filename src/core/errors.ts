@@ -87,3 +87,21 @@ export class CommandIdReusedError extends DomainError {
     this.commandId = commandId;
   }
 }
+
+/** The command needs a known caller, and this one sent no credentials. Sign in and send a token. */
+export class UnauthenticatedError extends DomainError {
+  constructor(message = 'Sign in first: this needs a bearer token') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+/** The caller is known but may not do this (the aggregate's policy says so). Nothing was changed. */
+export class ForbiddenError extends DomainError {
+  readonly resource: string;
+  readonly id: string;
+  constructor(resource: string, id: string, message = `You may not do this to ${resource} ${id}`) {
+    super('FORBIDDEN', message);
+    this.resource = resource;
+    this.id = id;
+  }
+}

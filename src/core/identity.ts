@@ -12,3 +12,31 @@ export const hasRole = (identity: Identity, role: string): boolean => identity.k
 
 /** The actor recorded on events: the token's subject, or "anonymous". */
 export const actorOf = (identity: Identity): string => (identity.kind === 'subject' ? identity.subject : 'anonymous');
+
+/** Administrators may do and see everything; every policy starts from that. */
+export const ADMIN_ROLE = 'admin';
+export const isAdmin = (identity: Identity): boolean => hasRole(identity, ADMIN_ROLE);
+
+/**
+ * What a stream's readers are written as, and what a caller is: `sub:<subject>` (that one caller),
+ * `role:<role>` (every caller with the role), `authenticated` (every caller with a token).
+ */
+export const principal = {
+  subject: (subject: string) => `sub:${subject}`,
+  role: (role: string) => `role:${role}`,
+  authenticated: 'authenticated',
+} as const;
+
+/** The principals a caller counts as; a stream is readable when one of them is among its readers. */
+export function principalsOf(identity: Identity): readonly string[] {
+  if (identity.kind === 'anonymous') return [];
+  return [principal.authenticated, principal.subject(identity.subject), ...identity.roles.map(principal.role)];
+}
+
+/** Whether a caller may read a stream whose readers are `readers` (administrators read everything). */
+export function mayRead(identity: Identity, readers: readonly string[] | undefined): boolean {
+  if (isAdmin(identity)) return true;
+  if (!readers) return false;
+  const mine = principalsOf(identity);
+  return readers.some((reader) => mine.includes(reader));
+}

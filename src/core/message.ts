@@ -28,6 +28,8 @@ export type EventMetadata = {
   readonly client?: string;
   /** Version of the event type's payload schema, for upcasting later. */
   readonly schemaVersion?: number;
+  /** Who could read the stream after this event (its policy's readers): how live feeds filter without a lookup. */
+  readonly readers?: readonly string[];
   readonly [key: string]: unknown;
 };
 

@@ -4,13 +4,16 @@ import { EventRecord } from './log/eventRecord.ts';
 import { Migration20261123000000_event_store } from './migrations/Migration20261123000000_event_store.ts';
 import { Migration20261123020000_history_indexes } from './migrations/Migration20261123020000_history_indexes.ts';
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
+import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
+import { StreamReaderRecord } from './access/streamReaderRecord.ts';
 
-/** The event store's own tables: the log and the idempotency record of commands. */
-export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord];
+/** The event store's own tables: the log, the idempotency record of commands, and who may read each stream. */
+export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord, StreamReaderRecord];
 
 /** Its migrations, in order; they run before any module's. */
 export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261123000000_event_store', class: Migration20261123000000_event_store },
   { name: 'Migration20261123020000_history_indexes', class: Migration20261123020000_history_indexes },
   { name: 'Migration20261123020100_commands', class: Migration20261123020100_commands },
+  { name: 'Migration20261201000000_stream_readers', class: Migration20261201000000_stream_readers },
 ];

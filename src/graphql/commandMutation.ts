@@ -10,6 +10,7 @@ import { viewAsOf } from '../eventStore/projections/timeTravel.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
 import { commandErrors } from './errors.ts';
 import { idShape, versionShape } from './inputShapes.ts';
+import type { RowVisibility } from './readModel.ts';
 
 type Types = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>;
 
@@ -20,6 +21,8 @@ export type AggregateGraphQL<C extends Command, E extends Event, S, V extends { 
   readonly ref: ObjectRef<Types, V>;
   /** What the read model is called in field names and descriptions, e.g. "cart". */
   readonly noun: string;
+  /** Which rows of the read model a caller may see (see readModel.ts). */
+  readonly visibleTo: RowVisibility;
 };
 
 /** What every command input carries besides its own fields. */

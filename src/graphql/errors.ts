@@ -1,9 +1,9 @@
 import type { FieldMap } from '@pothos/core';
-import { CommandIdReusedError, ConcurrencyError, DomainError, NotFoundError, ValidationError, type ValidationIssue } from '../core/errors.ts';
+import { CommandIdReusedError, ConcurrencyError, DomainError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, type ValidationIssue } from '../core/errors.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
 
 /** Error members every command mutation returns besides its own rule errors. */
-export const commandErrors = [ValidationError, NotFoundError, ConcurrencyError, CommandIdReusedError];
+export const commandErrors = [ValidationError, UnauthenticatedError, ForbiddenError, NotFoundError, ConcurrencyError, CommandIdReusedError];
 
 /**
  * The typed errors a mutation can return as a member of its result union. Every error class a
@@ -52,6 +52,20 @@ export function registerErrorTypes(builder: Builder): void {
       streamId: t.exposeString('streamId', { description: 'The stream that moved on.' }),
       expectedVersion: t.exposeInt('expectedVersion', { description: 'The version the command expected.' }),
       actualVersion: t.exposeInt('actualVersion', { description: 'The version the stream is at.' }),
+    }),
+  });
+
+  ruleErrorType(builder, UnauthenticatedError, {
+    name: 'UnauthenticatedError',
+    description: 'The command needs a signed-in caller, and the request carried no token. Send `Authorization: Bearer <token>`. Nothing was changed.',
+  });
+
+  ruleErrorType(builder, ForbiddenError, {
+    name: 'ForbiddenError',
+    description: "The caller may not do this: the aggregate's policy refuses it (see the README's Authorization section). Nothing was changed.",
+    fields: (t) => ({
+      resource: t.exposeString('resource', { description: 'What kind of thing was addressed, e.g. "Cart".' }),
+      id: t.exposeString('id', { description: 'Its id.' }),
     }),
   });
 

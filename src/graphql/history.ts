@@ -5,7 +5,6 @@ import { isUuid } from '../core/ids.ts';
 import type { RecordedEvent } from '../core/message.ts';
 import { decodePosition, type LogPosition } from '../eventStore/log/position.ts';
 import {
-  type HistoryFilter,
   matchesHistoryFilter,
   readEvent,
   readEventAt,
@@ -14,7 +13,10 @@ import {
   readStreamPage,
   type StreamHead,
 } from '../eventStore/log/read.ts';
+import { isAdmin, mayRead } from '../core/identity.ts';
+import { mayReadStream, readersFilterFor } from '../eventStore/access/streamAccess.ts';
 import type { Builder } from './builder.ts';
+import type { GraphQLContext } from './context.ts';
 import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
 import { handedOutPosition, subscribeAfter } from './cursors.ts';
 
@@ -48,7 +50,10 @@ export function registerHistory(builder: Builder): void {
         }
         const filter = toHistoryFilter(args.filter);
         const subscription = await subscribeAfter(ctx, args.after ?? undefined, toLogFilter(args.filter));
-        return filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, filter);
+        // What the caller may read is part of what each event is checked against: a customer never
+        // receives another's events (shared executions are shared only among callers who see the same).
+        const readable = (event: RecordedEvent) => mayRead(ctx.identity, event.metadata.readers) && matchesHistoryFilter(filter, event);
+        return isAdmin(ctx.identity) && filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, readable);
       },
       resolve: (event) => event,
     }),
@@ -73,7 +78,9 @@ export function registerHistory(builder: Builder): void {
           }
           return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
             const bounds = { after: await optionalPosition(ctx.em, after, 'after'), before: await optionalPosition(ctx.em, before, 'before') };
+            const readers = readersFilterFor(ctx.identity);
             return readHistory(ctx.em, {
+              ...(readers !== undefined ? { readers } : {}),
               direction: inverted ? 'backward' : 'forward',
               limit,
               filter,
@@ -96,7 +103,8 @@ export function registerHistory(builder: Builder): void {
       args: { id: t.arg.id({ description: 'The event id (a UUID), as Event.id gives it.' }) },
       resolve: async (_root, args, ctx) => {
         const id = String(args.id);
-        return isUuid(id) ? ((await readEvent(ctx.em, id)) ?? null) : null;
+        const event = isUuid(id) ? await readEvent(ctx.em, id) : undefined;
+        return event && (await mayReadStream(ctx.em, ctx.identity, event.streamId)) ? event : null;
       },
     }),
   );
@@ -104,7 +112,7 @@ export function registerHistory(builder: Builder): void {
   const StreamRef = builder.node(builder.objectRef<StreamHead>('Stream'), {
     description: "One aggregate's stream of events: its type, how far it has got, and its events in version order.",
     id: { resolve: (stream) => stream.streamId },
-    loadOne: async (id, ctx) => (await readStreamHead(ctx.em, id)) ?? null,
+    loadOne: (id, ctx) => readableStreamHead(ctx, id),
     fields: (t) => ({
       streamId: t.exposeString('streamId', { description: 'The stream id, which is the aggregate id.' }),
       type: t.exposeString('streamType', { description: 'The aggregate type, e.g. "Cart".' }),
@@ -146,7 +154,7 @@ export function registerHistory(builder: Builder): void {
       nullable: true,
       description: 'One stream (aggregate) by id, read from the log; null when it has no events.',
       args: { id: t.arg.id({ description: 'The stream id, e.g. a cart id.' }) },
-      resolve: async (_root, args, ctx) => (await readStreamHead(ctx.em, String(args.id))) ?? null,
+      resolve: (_root, args, ctx) => readableStreamHead(ctx, String(args.id)),
     }),
   );
 }
@@ -155,12 +163,12 @@ export function registerHistory(builder: Builder): void {
  * The live feed filters on stream and type itself; correlation id and actor are checked here, on
  * what it delivers. `return` goes straight to the feed subscription so an unsubscribe is immediate.
  */
-function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, filter: HistoryFilter): AsyncIterableIterator<RecordedEvent> {
+function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, matches: (event: RecordedEvent) => boolean): AsyncIterableIterator<RecordedEvent> {
   return {
     async next() {
       for (;;) {
         const result = await source.next();
-        if (result.done || matchesHistoryFilter(filter, result.value)) return result;
+        if (result.done || matches(result.value)) return result;
       }
     },
     return: () => source.return?.() ?? Promise.resolve({ done: true, value: undefined }),
@@ -182,4 +190,10 @@ async function versionAt(em: EntityManager, streamId: string, cursor: string | u
     ]);
   }
   return event.version;
+}
+
+/** A stream the caller may read, or null (as for one that does not exist, so nothing leaks). */
+async function readableStreamHead(ctx: GraphQLContext, streamId: string): Promise<StreamHead | null> {
+  const head = await readStreamHead(ctx.em, streamId);
+  return head && (await mayReadStream(ctx.em, ctx.identity, streamId)) ? head : null;
 }

@@ -4,6 +4,9 @@ import type { EntityName, EntitySchema } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationError } from '../core/errors.ts';
 import type { Event, RecordedEvent } from '../core/message.ts';
+import { type Identity, mayRead } from '../core/identity.ts';
+import { mayReadStream } from '../eventStore/access/streamAccess.ts';
+import type { GraphQLContext } from './context.ts';
 import type { FeedSubscription } from '../eventStore/feed/feed.ts';
 import type { AsOf } from '../eventStore/log/read.ts';
 import type { StreamView } from '../eventStore/projections/projection.ts';
@@ -15,6 +18,20 @@ import { perSchema } from './perSchema.ts';
 
 type Types = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>;
 type Row = { readonly id: string; readonly version: number };
+
+/**
+ * Which rows of a read model a caller may see, as MikroORM conditions on the row (so listings stay
+ * index-served): `{}` for all, null for none. It says of rows what the aggregate's policy says of
+ * streams with `readers`; the module keeps both side by side.
+ */
+export type RowVisibility = (identity: Identity) => Record<string, unknown> | null;
+
+/** The row with this id, if the caller may see it. */
+async function visibleRow<V extends Row>(em: EntityManager, entity: EntityName<V>, visibleTo: RowVisibility, identity: Identity, id: string): Promise<V | null> {
+  const visible = visibleTo(identity);
+  if (visible === null) return null;
+  return (await em.findOne(entity, { $and: [visible, { id }] } as never)) as V | null;
+}
 
 /** `asOf` for a single-aggregate query: exactly one of a version or an instant. */
 const asOfInput = perSchema((builder) =>
@@ -43,7 +60,14 @@ function toAsOf(asOf: { version?: number | null; time?: Date | null }): AsOf {
  */
 export function readModelNode<V extends Row>(
   builder: Builder,
-  options: { name: string; noun: string; entity: EntitySchema<V> | EntityName<V>; description: string; fields: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, V>) => FieldMap },
+  options: {
+    name: string;
+    noun: string;
+    entity: EntitySchema<V> | EntityName<V>;
+    visibleTo: RowVisibility;
+    description: string;
+    fields: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, V>) => FieldMap;
+  },
 ): ObjectRef<Types, V> {
   // Rows reach the Node interface from several loaders at once (node, nodes, and the request cache they
   // share), so the type is recognised by the row's shape rather than by a brand a race can miss.
@@ -52,7 +76,7 @@ export function readModelNode<V extends Row>(
     description: options.description,
     isTypeOf: (value) => typeof value === 'object' && value !== null && properties.every((property) => property in value),
     id: { resolve: (row) => row.id },
-    loadOne: async (id, ctx) => ((await ctx.em.findOne(options.entity, id as never)) as V | null) ?? null,
+    loadOne: (id, ctx) => visibleRow(ctx.em, options.entity, options.visibleTo, ctx.identity, id),
     fields: (t) => ({
       [`${options.noun}Id`]: t.string({ description: `The ${options.noun} id, which is also its stream id.`, resolve: (row) => row.id }),
       version: t.int({ description: 'The stream version this state reflects; pass it as expectedVersion to guard a change.', resolve: (row) => row.version }),
@@ -67,10 +91,10 @@ export function readModelNode<V extends Row>(
  */
 export function readModelQuery<E extends Event, V extends Row>(
   builder: Builder,
-  aggregate: { readonly view: StreamView<V, E>; readonly ref: ObjectRef<Types, V>; readonly noun: string },
+  aggregate: { readonly view: StreamView<V, E>; readonly ref: ObjectRef<Types, V>; readonly noun: string; readonly visibleTo: RowVisibility },
   options: { description: string },
 ): void {
-  const { view, ref, noun } = aggregate;
+  const { view, ref, noun, visibleTo } = aggregate;
   builder.queryField(noun, (t) =>
     t.field({
       type: ref,
@@ -83,10 +107,11 @@ export function readModelQuery<E extends Event, V extends Row>(
         asOf: t.arg({ type: asOfInput(builder), required: false, description: `Travel back in time: the ${noun} as it was at this version or instant.` }),
       },
       // Typed by `ref`; Pothos cannot relate a generic row type to it, hence the cast.
-      resolve: (async (_root: unknown, args: { id: string; asOf?: { version?: number | null; time?: Date | null } | null }, ctx: { em: EntityManager }) => {
+      resolve: (async (_root: unknown, args: { id: string; asOf?: { version?: number | null; time?: Date | null } | null }, ctx: GraphQLContext) => {
         const id = String(args.id);
-        if (args.asOf != null) return viewAsOf(ctx.em, view, id, toAsOf(args.asOf));
-        return (await ctx.em.findOne(view.entity, id as never)) as V | null;
+        if (args.asOf == null) return visibleRow(ctx.em, view.entity, visibleTo, ctx.identity, id);
+        // The past is the stream's: whoever may read the stream may see any version of it.
+        return (await mayReadStream(ctx.em, ctx.identity, id)) ? viewAsOf(ctx.em, view, id, toAsOf(args.asOf)) : null;
       }) as never,
     }),
   );
@@ -104,6 +129,7 @@ export function keysetListing<V extends Row, F extends object = never>(
     readonly typeName: string;
     readonly entity: EntityName<V>;
     readonly timeField: keyof V & string;
+    readonly visibleTo: RowVisibility;
     readonly description: string;
     readonly filter?: { readonly input: InputObjectRef<Types, F>; readonly description: string; readonly where: (filter: F) => Record<string, unknown>[] };
   },
@@ -119,7 +145,9 @@ export function keysetListing<V extends Row, F extends object = never>(
           resolveCursorConnection<Promise<V[]>>(
             { args, toCursor: (row: V) => encodeTimeIdCursor({ time: row[options.timeField] as Date, id: row.id }), ...page },
             async ({ before, after, limit, inverted }): Promise<V[]> => {
-              const where = timeIdPageConditions(options.timeField, { after, before });
+              const visible = options.visibleTo(ctx.identity);
+              if (visible === null) return [];
+              const where = [visible, ...timeIdPageConditions(options.timeField, { after, before })];
               const filter = (args as { filter?: F | null }).filter;
               if (filter != null && options.filter) where.push(...options.filter.where(filter));
               const direction = inverted ? 'asc' : 'desc';
@@ -141,7 +169,7 @@ export function keysetListing<V extends Row, F extends object = never>(
  */
 export function readModelSubscription<E extends Event, V extends Row>(
   builder: Builder,
-  aggregate: { readonly view: StreamView<V, E>; readonly ref: ObjectRef<Types, V>; readonly noun: string },
+  aggregate: { readonly view: StreamView<V, E>; readonly ref: ObjectRef<Types, V>; readonly noun: string; readonly visibleTo: RowVisibility },
   options: { description: string },
 ): void {
   const { view, ref, noun } = aggregate;
@@ -152,7 +180,7 @@ export function readModelSubscription<E extends Event, V extends Row>(
       description: options.description,
       args: { id: t.arg.id({ description: `The ${noun} id.`, validate: idShape }) },
       subscribe: (_root, args, ctx) =>
-        liveView(ctx.feed.subscribe({ filter: { streamId: String(args.id), streamType: view.streamType } }), ctx.em, view, String(args.id)),
+        liveView(ctx.feed.subscribe({ filter: { streamId: String(args.id), streamType: view.streamType } }), ctx, aggregate, String(args.id)),
       resolve: (row) => row as never,
     }),
   );
@@ -160,15 +188,18 @@ export function readModelSubscription<E extends Event, V extends Row>(
 
 async function* liveView<E extends Event, V extends Row>(
   events: FeedSubscription,
-  em: EntityManager,
-  view: StreamView<V, E>,
+  ctx: GraphQLContext,
+  aggregate: { readonly view: StreamView<V, E>; readonly visibleTo: RowVisibility },
   id: string,
 ): AsyncGenerator<V | null> {
+  const { view } = aggregate;
   try {
-    const row = await em.findOne(view.entity, id as never);
+    // A row the caller may not see looks like none; its events are checked one by one as they come.
+    const row = await visibleRow(ctx.em, view.entity, aggregate.visibleTo, ctx.identity, id);
     let current: V | null = row ? ({ ...row } as V) : null;
     yield current;
     for await (const event of events) {
+      if (!mayRead(ctx.identity, event.metadata.readers)) continue;
       if (current && event.version <= current.version) continue;
       const next = view.evolve(current, event as RecordedEvent<E>);
       if (next === null || next === current) continue;

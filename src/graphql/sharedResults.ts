@@ -50,13 +50,17 @@ export class SharedSubscriptionResults {
     return { operations: this.operations.size, results: this.results?.size ?? 0, bytes: this.results?.calculatedSize ?? 0 };
   }
 
-  /** A key for the operation when its results can be shared, else undefined. */
-  keyFor(document: DocumentNode, operationName: string | null | undefined, query: string, variables: unknown): string | undefined {
+  /**
+   * A key for the operation when its results can be shared, else undefined. `audience` is what the
+   * caller may see: each subscriber's own feed already yields only events it may read, and keying
+   * on it too keeps a shared result from ever serving a caller who sees differently.
+   */
+  keyFor(document: DocumentNode, operationName: string | null | undefined, query: string, variables: unknown, audience: string): string | undefined {
     const operation = getOperationAST(document, operationName);
     if (operation?.operation !== 'subscription') return undefined;
     const shareable = operation.selectionSet.selections.every((s) => s.kind === 'Field' && SHAREABLE_ROOT_FIELDS.has(s.name.value));
     if (!shareable) return undefined;
-    return createHash('sha256').update(JSON.stringify([operationName ?? '', query, variables ?? {}])).digest('base64url');
+    return createHash('sha256').update(JSON.stringify([audience, operationName ?? '', query, variables ?? {}])).digest('base64url');
   }
 
   /** Like graphql's subscribe, with each event's result computed once per operation key. */

@@ -47,7 +47,7 @@ describe('subscription results shared between subscribers of one operation', () 
     const { schema, resolved } = fixture();
     const shared = new SharedSubscriptionResults();
     const document = parse(query);
-    const key = shared.keyFor(document, undefined, query, {})!;
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
     const [a, b] = await Promise.all([
       drain(await shared.subscribe({ schema, document }, key)),
       drain(await shared.subscribe({ schema, document }, key)),
@@ -60,16 +60,17 @@ describe('subscription results shared between subscribers of one operation', () 
   it('keeps operations that differ in variables or fields apart, and never shares other root fields', () => {
     const shared = new SharedSubscriptionResults();
     const document = parse(query);
-    expect(shared.keyFor(document, undefined, query, { a: 1 })).not.toBe(shared.keyFor(document, undefined, query, { a: 2 }));
-    expect(shared.keyFor(parse('subscription { other }'), undefined, 'subscription { other }', {})).toBeUndefined();
-    expect(shared.keyFor(parse('{ ok }'), undefined, '{ ok }', {})).toBeUndefined();
+    expect(shared.keyFor(document, undefined, query, { a: 1 }, '*')).not.toBe(shared.keyFor(document, undefined, query, { a: 2 }, '*'));
+    expect(shared.keyFor(document, undefined, query, {}, 'sub:alice')).not.toBe(shared.keyFor(document, undefined, query, {}, 'sub:bob'));
+    expect(shared.keyFor(parse('subscription { other }'), undefined, 'subscription { other }', {}, '*')).toBeUndefined();
+    expect(shared.keyFor(parse('{ ok }'), undefined, '{ ok }', {}, '*')).toBeUndefined();
   });
 
   it('drops an operation and its results once its last subscriber leaves', async () => {
     const { schema } = fixture(1_000);
     const shared = new SharedSubscriptionResults();
     const document = parse(query);
-    const key = shared.keyFor(document, undefined, query, {})!;
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
     const first = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
     const second = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
     for (let i = 0; i < 5; i++) await Promise.all([first.next(), second.next()]);
@@ -85,7 +86,7 @@ describe('subscription results shared between subscribers of one operation', () 
     const { schema } = fixture(200);
     const shared = new SharedSubscriptionResults({ maxBytes: 2_000 });
     const document = parse(query);
-    const key = shared.keyFor(document, undefined, query, {})!;
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
     const live = (await shared.subscribe({ schema, document }, key)) as AsyncIterableIterator<ExecutionResult>;
     // Each result is about 40 bytes of JSON: all 200 would be 8 KB.
     for (let i = 0; i < 200; i++) await live.next();
@@ -98,7 +99,7 @@ describe('subscription results shared between subscribers of one operation', () 
   it('keys operations by a digest, so a large variable is not kept twice', () => {
     const shared = new SharedSubscriptionResults();
     const document = parse(query);
-    const key = shared.keyFor(document, undefined, query, { filter: { streamId: 'x'.repeat(500_000) } })!;
+    const key = shared.keyFor(document, undefined, query, { filter: { streamId: 'x'.repeat(500_000) } }, '*')!;
     expect(key.length).toBeLessThan(64);
   });
 });

@@ -1,5 +1,6 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import type { Decider } from '../core/decider.ts';
+import type { Policy } from '../core/policy.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import type { GraphQLRegistration } from '../graphql/schema.ts';
 
@@ -17,6 +18,8 @@ export type ModuleDefinition = {
   readonly name: string;
   /** The aggregates' pure behaviour. */
   readonly deciders: readonly Decider<any, any, any>[];
+  /** Who may run each command and see each stream: one policy per decider, for its stream type. */
+  readonly policies: readonly Policy<any, any>[];
   /** Read-model entities (MikroORM `defineEntity` schemas). */
   readonly entities: readonly EntitySchema<any, any>[];
   /** Projections that commit in the same transaction as the events, in the order they run. */
@@ -28,8 +31,6 @@ export type ModuleDefinition = {
   readonly graphiqlTabs?: readonly GraphiqlTab[];
   // Reserved for what the next issues add per module; typed `never` until the app reads them, so
   // nothing can be set that would silently do nothing.
-  /** Who may run each command and read each stream ("Identities, permissions and limits"). */
-  readonly policy?: never;
   /** Checkpointed consumers of the log ("Processors"). */
   readonly processors?: never;
   /** Event payload upcasters, version n to n + 1 ("Evolve a running system"). */

@@ -5,11 +5,15 @@ import { uuidv7Generator } from '../../src/core/ids.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { EventMetadata } from '../../src/core/message.ts';
 import type { Orm } from '../../src/db/orm.ts';
+import type { Identity } from '../../src/core/identity.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
 import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
 
-const { projections: appProjections } = compose(modules);
+const { projections: appProjections, policies } = compose(modules);
+
+/** Who the integration specs' commands come from unless they say otherwise: an administrator. */
+export const testAdmin: Identity = { kind: 'subject', subject: 'test-admin', roles: ['admin'] };
 
 /**
  * What one API process runs commands with, made as the app makes it (`commandEnvironments`): one
@@ -19,16 +23,17 @@ const { projections: appProjections } = compose(modules);
  */
 export function apiInstance(
   orm: Orm,
-  options: { projections?: readonly InlineProjection[]; retries?: number; metadata?: EventMetadata } = {},
+  options: { projections?: readonly InlineProjection[]; retries?: number; metadata?: EventMetadata; identity?: Identity } = {},
 ): () => CommandEnvironment {
   const environmentFor = commandEnvironments({
     ids: uuidv7Generator,
     projections: options.projections ?? appProjections,
+    policies,
     // The test server's setting (test/support/server.ts).
     retries: options.retries ?? 5,
     // No feed in this process: the NOTIFY still reaches any other process's.
     notifier: new CommitNotifier({ em: orm.em, logger: silentLogger }),
   });
   const metadata = options.metadata ?? { correlationId: 'test', actor: 'anonymous' };
-  return () => environmentFor(orm.em.fork(), metadata);
+  return () => environmentFor(orm.em.fork(), metadata, options.identity ?? testAdmin);
 }

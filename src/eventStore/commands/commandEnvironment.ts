@@ -5,6 +5,8 @@ import type { CommandEnvironment, CommandObserver } from './commandHandler.ts';
 import type { InlineProjection } from '../projections/projection.ts';
 import { createStateCacheStore, DEFAULT_STATE_CACHE_MAX_BYTES } from './stateCache.ts';
 import { KeyedSerializer } from './streamLocks.ts';
+import type { Identity } from '../../core/identity.ts';
+import type { Policy } from '../../core/policy.ts';
 
 /**
  * The process-wide parts of running commands, made once per process: the per-stream queue and the
@@ -21,13 +23,17 @@ export function commandEnvironments(options: {
   stateCacheMaxBytes?: number;
   /** Told how each command ended (the API counts them for /metrics). */
   observer?: CommandObserver;
-}): (em: EntityManager, metadata: EventMetadata) => CommandEnvironment {
+  /** Each stream type's policy (see Policy). */
+  policies: ReadonlyMap<string, Policy<any, any>>;
+}): (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment {
   const streamLocks = new KeyedSerializer();
   const stateCacheMaxBytes = options.stateCacheMaxBytes ?? DEFAULT_STATE_CACHE_MAX_BYTES;
   const stateCache = stateCacheMaxBytes > 0 ? createStateCacheStore(stateCacheMaxBytes) : undefined;
   const onCommitted = () => options.notifier.committed();
-  return (em, metadata) => ({
+  return (em, metadata, identity) => ({
     em,
+    identity,
+    policies: options.policies,
     ids: options.ids,
     projections: options.projections,
     retries: options.retries,

@@ -10,6 +10,8 @@ import type { InlineProjection, PlannedWrites } from '../projections/projection.
 import { APPENDED, appendToStream, type AppendRequest } from '../log/append.ts';
 import { readStream } from '../log/read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
+import type { Identity } from '../../core/identity.ts';
+import type { Policy } from '../../core/policy.ts';
 
 /** What a command needs from its surroundings; built per request. */
 export type CommandEnvironment = {
@@ -28,6 +30,10 @@ export type CommandEnvironment = {
   readonly metadata: EventMetadata;
   /** Told how each command ended, and of each retry (the API counts them for /metrics). */
   readonly observer?: CommandObserver;
+  /** Who issues the command; the stream type's policy decides whether they may. */
+  readonly identity: Identity;
+  /** Each stream type's policy. A stream type without one takes no commands. */
+  readonly policies: ReadonlyMap<string, Policy<any, any>>;
 };
 
 /**
@@ -85,24 +91,32 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
   const once = options.commandId === undefined ? undefined : fingerprint(options.commandId, decider.streamType, streamId, command);
   const causationId = options.commandId ?? env.ids.uuid();
   const states = new StateCache<S>(env.stateCache, decider.streamType, streamId);
+  const policy: Policy<C, S> | undefined = env.policies.get(decider.streamType);
+  if (!policy) throw new Error(`${decider.streamType} has no policy: every aggregate needs one`);
   // A state that is only optimistic (remembered, or assumed new) may be why a command was refused or
   // lost a race: such a setback is decided again on the stream as read, and is not one of the retries.
   for (let retried = 0; ; ) {
     const { version, state, optimistic } = await states.load(() => readStream(env.em, streamId), decider);
-    const earlier = once && (await findEarlierRun(env.em, once));
+    // Authorised first, so a replayed command id answers only a caller who may run the command.
+    const refused = policy.authorize(env.identity, command, state);
+    const earlier = !refused && once && (await findEarlierRun(env.em, once));
     if (earlier) return replayed(env, decider, streamId, earlier);
-    const decision = options.expectedVersion !== undefined && options.expectedVersion !== version
+    const decision = refused ?? (options.expectedVersion !== undefined && options.expectedVersion !== version
       ? new ConcurrencyError(streamId, options.expectedVersion, version)
-      : decider.decide(command, state);
+      : decider.decide(command, state));
     if (decision instanceof DomainError) {
       if (!optimistic) throw decision;
       states.forget();
       continue;
     }
     try {
+      const readers = policy.readers(decision.reduce(decider.evolve, state));
+      const before = version === 0 ? [] : policy.readers(state);
+      const newReaders = readers.filter((reader) => !before.includes(reader));
       const request = {
         streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
-        events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event) })),
+        events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event, readers) })),
+        ...(newReaders.length > 0 ? { newReaders } : {}),
       };
       const events = (await appendAndProject(env, request, once)) as RecordedEvent<E>[];
       env.onCommitted?.();
@@ -175,7 +189,9 @@ async function replayed<E extends Event, S>(env: CommandEnvironment, decider: De
 /** Jittered exponential pause so writers that collided don't collide again in lockstep. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
 
-function eventMetadata<E extends Event>(env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: E): EventMetadata {
+function eventMetadata<E extends Event>(
+  env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: E, readers: readonly string[],
+): EventMetadata {
   const schemaVersion = decider.schemaVersions?.[event.type as E['type']] ?? 1;
-  return { ...env.metadata, causationId, commandName: command.type, schemaVersion };
+  return { ...env.metadata, causationId, commandName: command.type, schemaVersion, readers };
 }

@@ -17,6 +17,8 @@ export type AppendRequest = {
   readonly expectedVersion: number;
   readonly events: readonly EventToAppend[];
   readonly recordedAt: Date;
+  /** Readers the stream gains with these events (see stream_readers); recorded in the same statement. */
+  readonly newReaders?: readonly string[];
 };
 
 /**
@@ -65,7 +67,11 @@ export async function appendToStream(em: EntityManager, request: AppendRequest, 
     recordedAt,
     expectedVersion,
   ];
-  const extra = rideAlong?.((value, columnType) => `$${params.push(value)}::${columnType}`) ?? [];
+  const bind: Bind = (value, columnType) => `$${params.push(value)}::${columnType}`;
+  const extra = rideAlong?.(bind) ?? [];
+  if (request.newReaders && request.newReaders.length > 0) {
+    extra.push(`insert into stream_readers (stream_id, reader) select $1, reader from unnest(${bind(request.newReaders, 'text[]')}) as reader where ${APPENDED} on conflict do nothing`);
+  }
   const sql = extra.length === 0 ? APPEND_SQL : `${APPEND_CTES}, ${extra.map((write, i) => `write_${i} as (${write})`).join(', ')} ${APPEND_RESULT}`;
   let rows: AppendedRow[];
   try {

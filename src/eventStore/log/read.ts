@@ -83,6 +83,8 @@ export type HistoryPageRequest = {
   readonly before?: LogPosition;
   readonly limit: number;
   readonly filter?: HistoryFilter;
+  /** Only streams one of these principals may read (see stream_readers); every stream when undefined. */
+  readonly readers?: readonly string[];
 };
 
 /**
@@ -112,6 +114,10 @@ export async function readHistory(em: EntityManager, request: HistoryPageRequest
   if (filter.actor !== undefined) conditions.push(`metadata->>'actor' = $${params.push(filter.actor)}`);
   if (filter.from !== undefined) conditions.push(`recorded_at >= $${params.push(filter.from)}::timestamptz`);
   if (filter.to !== undefined) conditions.push(`recorded_at < $${params.push(filter.to)}::timestamptz`);
+  if (request.readers !== undefined) {
+    if (request.readers.length === 0) return [];
+    conditions.push(`stream_id in (select stream_id from stream_readers where reader = any($${params.push(request.readers)}::text[]))`);
+  }
   const orderBy = `order by transaction_id ${order}, global_position ${order} limit $1`;
   let sql: string;
   if (filter.types === undefined) {

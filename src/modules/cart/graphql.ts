@@ -1,6 +1,7 @@
 import type { Builder } from '../../graphql/builder.ts';
 import { type AggregateGraphQL, commandIdField, commandMutation, expectedVersionField } from '../../graphql/commandMutation.ts';
 import { ruleErrorType } from '../../graphql/errors.ts';
+import { cartRowsVisibleTo } from './policy.ts';
 import { eventTypes } from '../../graphql/events.ts';
 import { idShape, textShape } from '../../graphql/inputShapes.ts';
 import { keysetListing, readModelNode, readModelQuery, readModelSubscription } from '../../graphql/readModel.ts';
@@ -64,6 +65,7 @@ export function cartGraphQL(builder: Builder): void {
     name: 'Cart',
     noun: 'cart',
     entity: CartRecord as never,
+    visibleTo: cartRowsVisibleTo,
     description: 'A shopping cart as its projection holds it (updated in the same transaction as its events).',
     fields: (t) => ({
       customerId: t.exposeString('customerId', { description: 'Whose cart it is.' }),
@@ -91,6 +93,7 @@ export function cartGraphQL(builder: Builder): void {
     view: cartView,
     ref: CartRef,
     noun: 'cart',
+    visibleTo: cartRowsVisibleTo,
   };
 
   // ---- Events -------------------------------------------------------------------------------
@@ -259,6 +262,7 @@ export function cartGraphQL(builder: Builder): void {
     typeName: 'Cart',
     entity: CartRecord as never,
     timeField: 'openedAt',
+    visibleTo: cartRowsVisibleTo,
     description: 'Carts, newest first, from the projection.',
     filter: {
       input: CartFilterInput,

@@ -1,4 +1,6 @@
 import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { Migration20261201000100_cart_readers } from './migrations/Migration20261201000100_cart_readers.ts';
+import { cartPolicy } from './policy.ts';
 import { cartGraphiqlTabs } from './graphiql.ts';
 import { cartDecider } from './cart.ts';
 import { cartGraphQL } from './graphql.ts';
@@ -9,9 +11,10 @@ import { CartRecord, cartProjection } from './projection.ts';
 export const cartModule: ModuleDefinition = {
   name: 'cart',
   deciders: [cartDecider],
+  policies: [cartPolicy],
   entities: [CartRecord],
   projections: [cartProjection],
-  migrations: [{ name: 'Migration20261123000001_carts', class: Migration20261123000001_carts }],
+  migrations: [{ name: 'Migration20261123000001_carts', class: Migration20261123000001_carts }, { name: 'Migration20261201000100_cart_readers', class: Migration20261201000100_cart_readers }],
   graphql: cartGraphQL,
   graphiqlTabs: cartGraphiqlTabs,
 };

@@ -56,6 +56,10 @@ export const CartRecord = defineEntity({
   },
 });
 
+/** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveCartView` for time travel. */
+export const cartView: StreamView<CartView, CartEvent> = { name: 'carts', streamType: 'Cart', entity: CartRecord as never, evolve: evolveCartView };
+export const cartProjection = inlineStreamView(cartView);
+
 function withLines(view: CartView, lines: CartLineView[], event: RecordedEvent): CartView {
   let itemCount = 0;
   let total = 0;
@@ -106,12 +110,3 @@ export function evolveCartView(view: CartView | null, event: RecordedEvent<CartE
       return assertNever(event);
   }
 }
-
-export const cartView: StreamView<CartView, CartEvent> = {
-  name: 'carts',
-  streamType: 'Cart',
-  entity: CartRecord as never,
-  evolve: evolveCartView,
-};
-
-export const cartProjection = inlineStreamView(cartView);

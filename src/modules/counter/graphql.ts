@@ -1,6 +1,7 @@
 import type { Builder } from '../../graphql/builder.ts';
 import { type AggregateGraphQL, commandIdField, commandMutation, expectedVersionField } from '../../graphql/commandMutation.ts';
 import { ruleErrorType } from '../../graphql/errors.ts';
+import { counterRowsVisibleTo } from './policy.ts';
 import { eventTypes } from '../../graphql/events.ts';
 import { idShape } from '../../graphql/inputShapes.ts';
 import { keysetListing, readModelNode, readModelQuery } from '../../graphql/readModel.ts';
@@ -13,6 +14,7 @@ export function counterGraphQL(builder: Builder): void {
     name: 'Counter',
     noun: 'counter',
     entity: CounterRecord as never,
+    visibleTo: counterRowsVisibleTo,
     description: 'A counter as its projection holds it. It exists from its first increment; it never goes below zero.',
     fields: (t) => ({
       value: t.field({ type: 'SafeInt', description: `The current value, 0 to ${MAX_COUNTER_VALUE}.`, resolve: (counter) => Number(counter.value) }),
@@ -21,7 +23,7 @@ export function counterGraphQL(builder: Builder): void {
       updatedAt: t.field({ type: 'DateTime', description: 'When the latest event was recorded.', resolve: (counter) => counter.updatedAt }),
     }),
   });
-  const counter: AggregateGraphQL<CounterCommand, CounterEvent, CounterState, CounterView> = { decider: counterDecider, view: counterView, ref: CounterRef, noun: 'counter' };
+  const counter: AggregateGraphQL<CounterCommand, CounterEvent, CounterState, CounterView> = { decider: counterDecider, view: counterView, ref: CounterRef, noun: 'counter', visibleTo: counterRowsVisibleTo };
 
   eventTypes<CounterEvent>(builder, {
     CounterIncremented: {
@@ -119,5 +121,5 @@ export function counterGraphQL(builder: Builder): void {
   });
 
   readModelQuery(builder, counter, { description: 'One counter from the projection; null when it was never incremented.' });
-  keysetListing(builder, { field: 'counters', ref: CounterRef, typeName: 'Counter', entity: CounterRecord as never, timeField: 'createdAt', description: 'Counters, newest first, from the projection.' });
+  keysetListing(builder, { field: 'counters', ref: CounterRef, typeName: 'Counter', entity: CounterRecord as never, timeField: 'createdAt', visibleTo: counterRowsVisibleTo, description: 'Counters, newest first, from the projection.' });
 }

@@ -1,4 +1,6 @@
 import type { ModuleDefinition } from '../moduleDefinition.ts';
+import { Migration20261201000100_counter_readers } from './migrations/Migration20261201000100_counter_readers.ts';
+import { counterPolicy } from './policy.ts';
 import { counterGraphiqlTabs } from './graphiql.ts';
 import { counterDecider } from './counter.ts';
 import { counterGraphQL } from './graphql.ts';
@@ -9,9 +11,10 @@ import { CounterRecord, counterProjection } from './projection.ts';
 export const counterModule: ModuleDefinition = {
   name: 'counter',
   deciders: [counterDecider],
+  policies: [counterPolicy],
   entities: [CounterRecord],
   projections: [counterProjection],
-  migrations: [{ name: 'Migration20261123040000_counters', class: Migration20261123040000_counters }],
+  migrations: [{ name: 'Migration20261123040000_counters', class: Migration20261123040000_counters }, { name: 'Migration20261201000100_counter_readers', class: Migration20261201000100_counter_readers }],
   graphql: counterGraphQL,
   graphiqlTabs: counterGraphiqlTabs,
 };

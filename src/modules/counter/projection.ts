@@ -31,6 +31,10 @@ export const CounterRecord = defineEntity({
   },
 });
 
+/** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveCounterView` for time travel. */
+export const counterView: StreamView<CounterView, CounterEvent> = { name: 'counters', streamType: 'Counter', entity: CounterRecord as never, evolve: evolveCounterView };
+export const counterProjection = inlineStreamView(counterView);
+
 /** Pure: the counter view after one event. Used live (inline) and for `asOf` rebuilds alike. */
 export function evolveCounterView(view: CounterView | null, event: RecordedEvent<CounterEvent>): CounterView {
   // A counter needs no creation event: its first event, whatever it is, brings the row into being.
@@ -46,12 +50,3 @@ export function evolveCounterView(view: CounterView | null, event: RecordedEvent
       return assertNever(event);
   }
 }
-
-export const counterView: StreamView<CounterView, CounterEvent> = {
-  name: 'counters',
-  streamType: 'Counter',
-  entity: CounterRecord as never,
-  evolve: evolveCounterView,
-};
-
-export const counterProjection = inlineStreamView(counterView);

@@ -1,6 +1,7 @@
 import type { Builder } from '../../graphql/builder.ts';
 import { type AggregateGraphQL, commandIdField, commandMutation, expectedVersionField } from '../../graphql/commandMutation.ts';
 import { ruleErrorType } from '../../graphql/errors.ts';
+import { userRowsVisibleTo } from './policy.ts';
 import { eventTypes } from '../../graphql/events.ts';
 import { idShape } from '../../graphql/inputShapes.ts';
 import { keysetListing, readModelNode, readModelQuery } from '../../graphql/readModel.ts';
@@ -35,6 +36,7 @@ export function userGraphQL(builder: Builder): void {
     name: 'User',
     noun: 'user',
     entity: UserRecord as never,
+    visibleTo: userRowsVisibleTo,
     description: 'A registered user as its projection holds it (updated in the same transaction as its events).',
     fields: (t) => ({
       email: t.exposeString('email', { description: 'The email address, trimmed and in lower case; unique among all users.' }),
@@ -45,7 +47,7 @@ export function userGraphQL(builder: Builder): void {
       deactivatedAt: t.field({ type: 'DateTime', nullable: true, description: 'When the user was deactivated; null while active.', resolve: (user) => user.deactivatedAt }),
     }),
   });
-  const user: AggregateGraphQL<UserCommand, UserEvent, UserState, UserView> = { decider: userDecider, view: userView, ref: UserRef, noun: 'user' };
+  const user: AggregateGraphQL<UserCommand, UserEvent, UserState, UserView> = { decider: userDecider, view: userView, ref: UserRef, noun: 'user', visibleTo: userRowsVisibleTo };
 
   eventTypes<UserEvent>(builder, {
     UserRegistered: {
@@ -143,6 +145,7 @@ export function userGraphQL(builder: Builder): void {
     typeName: 'User',
     entity: UserRecord as never,
     timeField: 'registeredAt',
+    visibleTo: userRowsVisibleTo,
     description: 'Users, newest first, from the projection.',
     filter: {
       input: UserFilterInput,

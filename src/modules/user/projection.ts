@@ -40,6 +40,10 @@ export const UserRecord = defineEntity({
   },
 });
 
+/** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveUserView` for time travel. */
+export const userView: StreamView<UserView, UserEvent> = { name: 'users', streamType: 'User', entity: UserRecord as never, evolve: evolveUserView };
+export const userProjection = inlineStreamView(userView);
+
 /**
  * The email reservations: an email (normalised, the primary key) and the user holding it. Written
  * only by `userEmailReservation` below, in SQL; declared so the ORM knows the whole schema.
@@ -81,14 +85,6 @@ export function evolveUserView(view: UserView | null, event: RecordedEvent<UserE
   }
 }
 
-export const userView: StreamView<UserView, UserEvent> = {
-  name: 'users',
-  streamType: 'User',
-  entity: UserRecord as never,
-  evolve: evolveUserView,
-};
-
-export const userProjection = inlineStreamView(userView);
 
 /**
  * Claims a registration's email in `user_emails` (email is its primary key), in the append
