@@ -71,9 +71,10 @@ describe('bearer tokens over graphql-ws (connectionParams.authorization)', () =>
     expect(outcome.result?.data.incrementCounter.events).toEqual([{ metadata: { actor: 'bob' } }]);
   });
 
-  it('without a token the connection is accepted and its operations run as an anonymous caller', async () => {
-    const outcome = await overSocket(server.wsClient({ token: null }), '{ __typename }');
-    expect(outcome).toEqual({ result: { data: { __typename: 'Query' } } });
+  it('without a token the socket is closed with 4403 before anything runs', async () => {
+    const outcome = await overSocket(server.wsClient({ token: null }), INCREMENT, { id: 'auth-ws-missing' });
+    expect(outcome.closed).toEqual({ code: 4403, reason: expect.stringMatching(/bearer token/) });
+    expect((await server.gql('{ stream(id: "auth-ws-missing") { version } }')).data.stream).toBeNull();
   });
 
   it.each(badTokens)('%s close the socket with 4403 before anything runs', async (_case, token, reason) => {

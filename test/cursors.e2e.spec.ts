@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { decodePosition, encodePosition } from '../src/eventStore/log/position.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
+import { terminateFeedConnection } from './support/database.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -30,15 +30,6 @@ async function historyAfter(after: string | undefined, expectedCount: number): P
   }
 }
 
-async function terminateFeedConnection(): Promise<void> {
-  const admin = new pg.Client({ connectionString: server.database.url });
-  await admin.connect();
-  try {
-    await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'event-feed' and datname = current_database()`);
-  } finally {
-    await admin.end();
-  }
-}
 
 const refusal = (argument: string) => [
   expect.objectContaining({ message: expect.stringContaining('not a position this API handed out'), extensions: { code: 'VALIDATION', issues: [{ path: argument, message: expect.any(String) }] } }),
@@ -48,7 +39,7 @@ describe('positions the server handed out', () => {
   it("a subscription begun on an empty log is told to resume after the log's start, and that position is taken back", async () => {
     const fromHead = collect<LiveEvent>(server.wsClient(), FOLLOW);
     await expect.poll(() => server.app.feed.subscriberCount).toBe(1);
-    await terminateFeedConnection();
+    await terminateFeedConnection(server.database.url);
     await expect.poll(() => fromHead.errors.length).toBe(1);
     expect(fromHead.errors[0]).toEqual([expect.objectContaining({ extensions: { code: 'FEED_CLOSED', resumeAfter: '0_0' } })]);
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { uuidv7 } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
 import { openOrm, type Orm } from '../src/db/orm.ts';
@@ -9,6 +8,7 @@ import { decodePosition, LOG_START } from '../src/eventStore/log/position.ts';
 import { compose } from '../src/app/composition.ts';
 import { modules } from '../src/app/modules.ts';
 import { collect, startTestServer, type TestServer } from './support/server.ts';
+import { terminateFeedConnection } from './support/database.ts';
 
 const { orm: ormSchema } = compose(modules);
 
@@ -192,13 +192,7 @@ describe('Subscription.events over graphql-ws', () => {
     const added = await addItem('closed-1');
     await subscription.waitFor(1);
 
-    const admin = new pg.Client({ connectionString: server.database.url });
-    await admin.connect();
-    try {
-      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'event-feed' and datname = current_database()`);
-    } finally {
-      await admin.end();
-    }
+    await terminateFeedConnection(server.database.url);
     await expect.poll(() => subscription.errors.length).toBeGreaterThan(0);
     expect(subscription.errors).toEqual([
       [expect.objectContaining({ message: expect.stringContaining('resubscribe'), extensions: { code: 'FEED_CLOSED', resumeAfter: added } })],

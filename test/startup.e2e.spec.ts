@@ -6,13 +6,12 @@ import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { spawn } from 'node:child_process';
 import { createAuthenticator } from '../src/app/authenticator.ts';
 import { loadConfig } from '../src/app/config.ts';
 import { freePort } from '../src/db/embeddedPostgres.ts';
 import { adminToken, TEST_AUTH_ENV } from './support/auth.ts';
 import { clusterUrl } from './support/database.ts';
-import { runServerProcess, startServerProcess } from './support/process.ts';
+import { runCommand, runServerProcess, startServerProcess } from './support/process.ts';
 
 let workDir: string;
 beforeAll(async () => {
@@ -177,7 +176,7 @@ describe('authentication at start', () => {
 
       // The printed curl line, run as it is, answers with data.
       const curl = /Try: +(curl .*)\n/.exec(output)![1]!;
-      const { stdout } = await run('bash', ['-c', curl]);
+      const { stdout } = await runCommand('bash', ['-c', curl]);
       expect(JSON.parse(stdout)).toEqual({ data: { carts: { edges: [] } } });
 
       // The admin token is the caller's identity: its subject becomes the events' actor.
@@ -235,18 +234,6 @@ describe('authentication at start', () => {
   });
 });
 
-/** Runs a command to completion and returns what it printed. */
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A database on the test server with nothing in it, so the API's start applies every migration. */
 async function createEmptyDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {

@@ -1,24 +1,16 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../src/app/authenticator.ts';
 import { loadConfig } from '../src/app/config.ts';
 import { TEST_AUTH, TEST_AUTH_ENV } from './support/auth.ts';
+import { runCommand } from './support/process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NO_JWT_SETTINGS = { AUTH: '', JWT_SECRET: '', JWT_JWKS_URL: '', JWT_ISSUER: '', JWT_AUDIENCE: '', JWT_ROLES_CLAIM: '', JWT_CLOCK_TOLERANCE_SECONDS: '', NODE_ENV: '' };
 
 /** `npm run token -- …args` as a user types it, in an environment of its own. */
-function npmRunToken(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'token', '--', ...args], { cwd: ROOT, env: { ...process.env, ...NO_JWT_SETTINGS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function npmRunToken(args: string[], env: Record<string, string>) {
+  return runCommand('npm', ['run', '--silent', 'token', '--', ...args], { cwd: ROOT, env: { ...process.env, ...NO_JWT_SETTINGS, ...env } });
 }
 
 const hoursLeft = (expiresAt: Date | undefined) => ((expiresAt?.getTime() ?? 0) - Date.now()) / 3_600_000;

@@ -127,8 +127,8 @@ describe('subscriptions per socket', () => {
 });
 
 /** A connected graphql-ws client for `token` (null: anonymous), or the close event that refused it. */
-async function connect(token: string | null): Promise<{ client: Client; refused?: { code: number; reason: string } }> {
-  const client = createClient({ url: fewSockets.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {}, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
+async function connect(token: string | null, on: TestServer = fewSockets): Promise<{ client: Client; refused?: { code: number; reason: string } }> {
+  const client = createClient({ url: on.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {}, connectionParams: token ? { authorization: `Bearer ${token}` } : {} });
   return new Promise((resolve) => {
     client.on('connected', () => resolve({ client }));
     client.on('closed', (event) => resolve({ client, refused: { code: (event as CloseEvent).code, reason: (event as CloseEvent).reason } }));
@@ -157,11 +157,16 @@ describe('connections per caller', () => {
     await Promise.all([second, third, bob].map(({ client }) => client.dispose()));
   });
 
-  it('anonymous callers count by their address', async () => {
-    const sockets = [await connect(null), await connect(null)];
-    expect(sockets.map((s) => s.refused)).toEqual([undefined, undefined]);
-    const extra = await connect(null);
-    expect(extra.refused?.code).toBe(4429);
-    await Promise.all([...sockets, extra].map(({ client }) => client.dispose()));
+  it('with authentication off, callers count by their address (nobody proved a subject)', async () => {
+    const open = await startTestServer({ database: server.database, auth: { mode: 'off', development: false }, config: withWebSocketLimits({ connectionsPerCaller: CONNECTIONS_PER_CALLER }) });
+    try {
+      const sockets = [await connect(null, open), await connect(null, open)];
+      expect(sockets.map((s) => s.refused)).toEqual([undefined, undefined]);
+      const extra = await connect(null, open);
+      expect(extra.refused?.code).toBe(4429);
+      await Promise.all([...sockets, extra].map(({ client }) => client.dispose()));
+    } finally {
+      await open.close();
+    }
   });
 });

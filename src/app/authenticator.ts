@@ -19,8 +19,8 @@ export type AuthSettings =
 
 /** Why a presented token was refused. The client can act on the reason: refresh, or sign in again. */
 export class AuthenticationError extends Error {
-  readonly reason: 'expired' | 'invalid';
-  constructor(reason: 'expired' | 'invalid', message: string) {
+  readonly reason: 'expired' | 'invalid' | 'missing';
+  constructor(reason: 'expired' | 'invalid' | 'missing', message: string) {
     super(message);
     this.name = 'AuthenticationError';
     this.reason = reason;
@@ -50,7 +50,7 @@ export type Authenticator = {
 };
 
 /** With authentication off every caller acts as this one administrator (as before authentication existed). */
-const UNCHECKED: Identity = { kind: 'subject', subject: 'anonymous', roles: ['admin'] };
+const UNCHECKED: Identity = { kind: 'subject', subject: 'anonymous', roles: ['admin'], unverified: true };
 
 export function createAuthenticator(settings: AuthSettings): Authenticator {
   if (settings.mode === 'off') return { authenticate: async () => UNCHECKED, validUntil: () => undefined };

@@ -2,14 +2,14 @@ import type http from 'node:http';
 import type { Identity } from '../core/identity.ts';
 
 /**
- * Who a per-caller limit counts against: the token's subject, or for anonymous callers their
- * network address. Behind a reverse proxy every connection comes from the proxy, so with
+ * Who a per-caller limit counts against: the token's subject, or for anonymous (and, with
+ * authentication off, unverified) callers their network address. Behind a reverse proxy every connection comes from the proxy, so with
  * `trustProxy` the address is the last one the proxy appended to `X-Forwarded-For` (the one that
  * connected to it; earlier entries are the client's own word). Without a request (in-process
  * fetch) anonymous callers share one key.
  */
 export function callerKey(identity: Identity, request: http.IncomingMessage | undefined, trustProxy: boolean): string {
-  if (identity.kind === 'subject') return `subject:${identity.subject}`;
+  if (identity.kind === 'subject' && !identity.unverified) return `subject:${identity.subject}`;
   return `address:${request ? remoteAddress(request, trustProxy) : 'in-process'}`;
 }
 

@@ -13,8 +13,7 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1;
 /**
  * Who is on each graphql-ws connection, decided once, in `onConnect`. Browsers cannot set headers
  * on a WebSocket, so the token comes in the `connection_init` payload (`{ authorization: "Bearer …" }`),
- * or else the upgrade request's `Authorization` header (other clients). No token is an anonymous
- * caller, whom the policies refuse what needs more. A bad token (invalid, tampered, another
+ * or else the upgrade request's `Authorization` header (other clients). A missing or bad token (invalid, tampered, another
  * issuer or audience, expired) closes the socket with 4403 before it is acknowledged; so does the
  * token expiring while the socket is open, at its expiry plus the clock tolerance, which is when
  * HTTP would start refusing it too. A client then gets a new token and reconnects. Every operation
@@ -52,6 +51,11 @@ export function socketAuthentication(deps: { authenticator: Authenticator; logge
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
         refuse(ctx, error);
+        return false;
+      }
+      // A socket is a session: it needs a token from the start (HTTP lets anonymous callers in, for the policies to refuse).
+      if (identity.kind === 'anonymous') {
+        refuse(ctx, new AuthenticationError('missing', 'Send a bearer token: connectionParams { authorization: "Bearer <token>" }'));
         return false;
       }
       // The client may have gone while the key set was fetched: nothing to acknowledge or time.

@@ -3,7 +3,14 @@
  * (no credentials). Policies decide what each may do; nothing in the core trusts a client's word.
  */
 export type Identity =
-  | { readonly kind: 'subject'; readonly subject: string; readonly roles: readonly string[]; readonly expiresAt?: Date }
+  | {
+      readonly kind: 'subject';
+      readonly subject: string;
+      readonly roles: readonly string[];
+      readonly expiresAt?: Date;
+      /** With authentication switched off: nobody proved who this is, so per-caller limits count by address. */
+      readonly unverified?: true;
+    }
   | { readonly kind: 'anonymous' };
 
 export const ANONYMOUS: Identity = { kind: 'anonymous' };

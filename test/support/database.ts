@@ -68,3 +68,14 @@ export async function openTestOrm(poolSize = 10): Promise<{ orm: Orm; database: 
     },
   };
 }
+
+/** Ends the API's LISTEN connection to a database, as a PostgreSQL restart or a network cut would. */
+export async function terminateFeedConnection(databaseUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'event-feed' and datname = current_database()`);
+  } finally {
+    await admin.end();
+  }
+}
