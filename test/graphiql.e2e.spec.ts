@@ -109,6 +109,17 @@ async function openTab(name: string): Promise<void> {
   await expect.poll(() => page.locator('.graphiql-tab-active .graphiql-tab-button').textContent()).toBe(name);
   // The editor shows the tab's operation once the switch has gone through; run nothing before that.
   await expect.poll(() => editorText('Operation Editor')).toMatch(new RegExp(`^(query|mutation|subscription) ${name}\\b`, 'm'));
+  // GraphiQL takes the operation to run from its tab state, which follows the editor a moment later:
+  // run before that and it answers "Cannot infer operation" with the previous tab's name.
+  await expect.poll(() => activeOperationName()).toBe(name);
+}
+
+/** The operation name GraphiQL will run, from the tab state it keeps in localStorage. */
+async function activeOperationName(): Promise<string | null | undefined> {
+  const stored = await page.evaluate(() => localStorage.getItem('graphiql:tabState'));
+  if (!stored) return undefined;
+  const state = JSON.parse(stored) as { activeTabIndex: number; tabs: { operationName?: string | null }[] };
+  return state.tabs[state.activeTabIndex]?.operationName;
 }
 
 async function replaceEditorText(section: string, text: string): Promise<void> {
