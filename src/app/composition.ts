@@ -27,6 +27,7 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
   for (const decider of modules.flatMap((m) => m.deciders)) {
     if (!policies.has(decider.streamType)) throw new Error(`${decider.streamType} has no policy: every aggregate needs one in its module`);
   }
+  let schema: GraphQLSchema | undefined;
   return {
     modules,
     policies,
@@ -35,7 +36,10 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
       migrations: [...eventStoreMigrations, ...modules.flatMap((m) => m.migrations)],
     },
     projections: modules.flatMap((m) => m.projections),
-    schema: buildSchema(modules.map((m) => m.graphql)),
+    // Built on first use: the ORM, migrations and policies are wanted without a schema too (tests, bench).
+    get schema() {
+      return (schema ??= buildSchema(modules.map((m) => m.graphql)));
+    },
     graphiqlTabs: modules.flatMap((m) => m.graphiqlTabs ?? []),
   };
 }

@@ -3,7 +3,7 @@ import { type GraphQLSchema, isObjectType } from 'graphql';
 import type { Event, EventMetadata, RecordedEvent } from '../core/message.ts';
 import type { HistoryFilter, LogFilter } from '../eventStore/log/read.ts';
 import { readEventsById } from '../eventStore/log/read.ts';
-import { mayReadStream } from '../eventStore/access/streamAccess.ts';
+import { readableStreams } from '../eventStore/access/streamAccess.ts';
 import { isUuid } from '../core/ids.ts';
 import { perSchema } from './perSchema.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
@@ -82,8 +82,7 @@ function eventObjectType<E extends Event>(builder: Builder, name: string, option
     id: { resolve: (event) => event.id },
     loadMany: async (ids, ctx) => {
       const events = await readEventsById(ctx.em, ids.filter(isUuid));
-      const streams = [...new Set(events.map((event) => event.streamId))];
-      const readable = new Set((await Promise.all(streams.map(async (id) => ((await mayReadStream(ctx.em, ctx.identity, id)) ? id : undefined)))).filter(Boolean));
+      const readable = await readableStreams(ctx.em, ctx.identity, events.map((event) => event.streamId));
       const found = new Map(events.filter((event) => readable.has(event.streamId)).map((event) => [event.id, event]));
       return ids.map((id) => {
         const event = found.get(id);
