@@ -21,16 +21,19 @@ export const isRevertStream = (command: Command): command is RevertStream => com
 /** How one kind of state is folded: an aggregate's decider state, or a read-model row. */
 export type StreamFold<S, E extends Event> = {
   readonly initial: S;
+  /** The version `initial` is the state at, when the events start later than version 1 (after a snapshot, say); 0 by default. */
+  readonly initialVersion?: number;
   readonly evolve: (state: S, event: RecordedEvent<E>) => S;
   /** The state a revert lands on, from the state at its target version (e.g. a row restamped with the revert's version). */
   readonly reverted?: (target: S, event: RecordedEvent<Reverted>) => S;
 };
 
 /**
- * The state after a stream's events, read from version 1, honouring reverts: a Reverted event sets
- * the state to the one after its `toVersion`, which may itself follow a revert (nested reverts
- * resolve in order, since a revert only points back). Without a revert in the events this is the
- * plain fold and keeps nothing; with one, only the states at the versions some revert targets are kept.
+ * The state after a stream's events, honouring reverts: a Reverted event sets the state to the one
+ * after its `toVersion`, which may itself follow a revert (nested reverts resolve in order, since a
+ * revert only points back). Without a revert in the events this is the plain fold and keeps nothing;
+ * with one, only the states at the versions some revert targets are kept. The events follow
+ * `initialVersion`; a revert to a version before it cannot be honoured and throws (fold from version 1).
  */
 export function foldStream<S, E extends Event>(fold: StreamFold<S, E>, events: Iterable<RecordedEvent<E | Reverted>>): S {
   const list = Array.isArray(events) ? (events as readonly RecordedEvent<E | Reverted>[]) : [...events];
@@ -42,6 +45,8 @@ export function foldStream<S, E extends Event>(fold: StreamFold<S, E>, events: I
     return state;
   }
   const kept = new Map<number, S>();
+  const initialVersion = fold.initialVersion ?? 0;
+  if (targets.has(initialVersion)) kept.set(initialVersion, state);
   for (const event of list) {
     if (isReverted(event)) {
       const { toVersion } = event.data;

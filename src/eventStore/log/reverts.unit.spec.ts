@@ -3,7 +3,7 @@ import type { Event, RecordedEvent } from '../../core/message.ts';
 import { counterDecider, type CounterEvent, type CounterState } from '../../modules/counter/counter.ts';
 import { counterView } from '../../modules/counter/projection.ts';
 import { replayView } from '../projections/projection.ts';
-import { foldHistory, REVERTED, type Reverted } from './reverts.ts';
+import { foldHistory, foldStream, REVERTED, type Reverted } from './reverts.ts';
 
 const base = Date.parse('2026-12-02T09:00:00Z');
 
@@ -59,6 +59,13 @@ describe('folding a stream that holds reverts', () => {
 
   it('events that start after a revert’s target cannot be folded: the fold says to start at version 1', () => {
     expect(() => foldHistory(counterDecider, stream(set(5), set(8), revert(1)).slice(1))).toThrow(/fold it from version 1/);
+  });
+
+  it('events that start from a known state (a snapshot) may revert to that state’s version', () => {
+    const events = stream(set(5), set(8), set(13), revert(2));
+    const atTwo = foldHistory(counterDecider, events.slice(0, 2));
+    expect(foldStream({ initial: atTwo, initialVersion: 2, evolve: counterDecider.evolve }, events.slice(2))).toEqual({ status: 'Counting', value: 8 });
+    expect(() => foldStream({ initial: atTwo, initialVersion: 3, evolve: counterDecider.evolve }, events.slice(3))).toThrow(/fold it from version 1/);
   });
 });
 
