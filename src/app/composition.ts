@@ -38,7 +38,7 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
     projections: modules.flatMap((m) => m.projections),
     // Built on first use: the ORM, migrations and policies are wanted without a schema too (tests, bench).
     get schema() {
-      return (schema ??= buildSchema(modules.map((m) => m.graphql)));
+      return (schema ??= buildSchema(modules.map((m) => m.graphql), modules.flatMap((m) => m.deciders)));
     },
     graphiqlTabs: modules.flatMap((m) => m.graphiqlTabs ?? []),
   };

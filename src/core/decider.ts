@@ -14,6 +14,12 @@ export type Decider<C extends Command, E extends Event, S> = {
   readonly decide: (command: C, state: S) => readonly E[] | DomainError;
   /** Payload schema version of each event type, stored in its metadata; types not listed are version 1. */
   readonly schemaVersions?: { readonly [Type in E['type']]?: number };
+  /**
+   * Whether an administrator may revert the aggregate from `current` to `target` (its state at an
+   * earlier version): undefined allows it, a DomainError says why not (e.g. a checked-out cart's
+   * order is placed). Without it every revert is allowed. Pure, like `decide`.
+   */
+  readonly canRevert?: (current: S, target: S) => DomainError | undefined;
 };
 
 export function fold<E extends Event, S>(decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>, events: Iterable<E>, from?: S): S {

@@ -62,6 +62,22 @@ export class IllegalStateError extends DomainError {
   }
 }
 
+/**
+ * The aggregate's decider refused a revert to an earlier version (its `canRevert`): `rule` is the code
+ * of its reason, e.g. CART_ALREADY_CHECKED_OUT. Nothing was appended.
+ */
+export class RevertRefusedError extends IllegalStateError {
+  readonly streamId: string;
+  readonly toVersion: number;
+  readonly rule: string;
+  constructor(streamId: string, toVersion: number, refusal: DomainError) {
+    super('REVERT_REFUSED', `Stream ${streamId} cannot be reverted to version ${toVersion}: ${refusal.message}`);
+    this.streamId = streamId;
+    this.toVersion = toVersion;
+    this.rule = refusal.code;
+  }
+}
+
 /** Someone else wrote to the stream first. Re-read and retry, or give up and tell the user. */
 export class ConcurrencyError extends DomainError {
   readonly streamId: string;

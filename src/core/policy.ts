@@ -1,5 +1,5 @@
-import type { ForbiddenError, UnauthenticatedError } from './errors.ts';
-import type { Identity } from './identity.ts';
+import { ForbiddenError, UnauthenticatedError } from './errors.ts';
+import { type Identity, isAdmin } from './identity.ts';
 import type { Command } from './message.ts';
 
 /**
@@ -17,3 +17,13 @@ export type Policy<C extends Command, S> = {
    */
   readonly readers: (state: S) => readonly string[];
 };
+
+/**
+ * Who may revert a stream to an earlier version: administrators only, whatever the aggregate. A revert
+ * overrides what the aggregate's own rules let happen, so no aggregate policy is asked; its decider
+ * may still refuse (see Decider.canRevert).
+ */
+export function authorizeRevert(identity: Identity, streamId: string): UnauthenticatedError | ForbiddenError | undefined {
+  if (identity.kind === 'anonymous') return new UnauthenticatedError();
+  return isAdmin(identity) ? undefined : new ForbiddenError('Stream', streamId, 'Only administrators revert a stream');
+}

@@ -5,6 +5,7 @@ import type { HistoryFilter, LogFilter } from '../eventStore/log/read.ts';
 import { readEventsById } from '../eventStore/log/read.ts';
 import { readableStreams } from '../eventStore/access/streamAccess.ts';
 import { isUuid } from '../core/ids.ts';
+import { REVERTED, type Reverted } from '../eventStore/log/reverts.ts';
 import { perSchema } from './perSchema.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
 
@@ -53,6 +54,17 @@ export function registerEventTypes(builder: Builder): void {
       'An event whose type has no GraphQL type of its own (written by another service or an older version of this one). ' +
       'Its payload is in `data`.',
     fields: () => ({}),
+  });
+
+  eventObjectType<Reverted>(builder, REVERTED, {
+    description:
+      'An administrator reverted the stream (Mutation.revertStream): from this event on, the aggregate and its read model are as ' +
+      'they were right after version `toVersion`. Nothing before it was changed or removed; `metadata.actor` says who reverted, ' +
+      '`recordedAt` when, `reason` why. Any stream type may hold one.',
+    fields: (t) => ({
+      toVersion: t.int({ description: 'The earlier version whose state the stream went back to.', resolve: (e) => e.data.toVersion }),
+      reason: t.string({ description: 'Why, as the administrator gave it.', resolve: (e) => e.data.reason }),
+    }),
   });
 }
 

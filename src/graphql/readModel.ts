@@ -11,6 +11,7 @@ import type { FeedSubscription } from '../eventStore/feed/feed.ts';
 import type { AsOf } from '../eventStore/log/read.ts';
 import type { StreamView } from '../eventStore/projections/projection.ts';
 import { viewAsOf } from '../eventStore/projections/timeTravel.ts';
+import { isReverted } from '../eventStore/log/reverts.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
 import { encodeTimeIdCursor, timeIdPageConditions } from './keysetCursor.ts';
 import { idShape } from './inputShapes.ts';
@@ -201,7 +202,8 @@ async function* liveView<E extends Event, V extends Row>(
     for await (const event of events) {
       if (!mayRead(ctx.identity, event.metadata.readers)) continue;
       if (current && event.version <= current.version) continue;
-      const next = view.evolve(current, event as RecordedEvent<E>);
+      // A revert goes back to an older row, which only the stream knows; everything else evolves in memory.
+      const next = isReverted(event) ? await viewAsOf(ctx.em, view, id, { version: event.version }) : view.evolve(current, event as RecordedEvent<E>);
       if (next === null || next === current) continue;
       current = next;
       yield current;

@@ -3,13 +3,18 @@ import { type Builder, createBuilder } from './builder.ts';
 import { registerErrorTypes } from './errors.ts';
 import { registerEventTypes } from './events.ts';
 import { registerHistory } from './history.ts';
+import { registerRevert } from './revert.ts';
+import type { Decider } from '../core/decider.ts';
 import { registerScalars } from './scalars.ts';
 
 /** What a module adds to the schema: its types, and its query, mutation and subscription fields. */
 export type GraphQLRegistration = (builder: Builder) => void;
 
-/** The schema of the core (events, history, errors, scalars) and of the given registrations, in order. */
-export function buildSchema(registrations: readonly GraphQLRegistration[]): GraphQLSchema {
+/**
+ * The schema of the core (events, history, errors, scalars, reverting any of `deciders`' streams) and
+ * of the given registrations, in order.
+ */
+export function buildSchema(registrations: readonly GraphQLRegistration[], deciders: readonly Decider<any, any, any>[] = []): GraphQLSchema {
   const builder = createBuilder();
   builder.queryType({ description: 'Reads. Everything here reads projections, except the event history and time travel.' });
   builder.mutationType({ description: 'Commands. Each is validated, decided against current state and appended atomically.' });
@@ -18,6 +23,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[]): Grap
   registerErrorTypes(builder);
   registerEventTypes(builder);
   registerHistory(builder);
+  registerRevert(builder, deciders);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }

@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Command, Event, EventMetadata, RecordedEvent } from '../../core/message.ts';
 import type { Decider } from '../../core/decider.ts';
-import { fold } from '../../core/decider.ts';
 import { ConcurrencyError, DomainError } from '../../core/errors.ts';
 import type { IdGenerator } from '../../core/ids.ts';
 import { type CommandFingerprint, type EarlierRun, findEarlierRun, fingerprint, recordRun } from './idempotency.ts';
@@ -11,7 +10,9 @@ import { APPENDED, appendToStream, type AppendRequest } from '../log/append.ts';
 import { readStream } from '../log/read.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
 import type { Identity } from '../../core/identity.ts';
-import type { Policy } from '../../core/policy.ts';
+import { authorizeRevert, type Policy } from '../../core/policy.ts';
+import { foldHistory, isRevertStream, type Reverted, type RevertStream } from '../log/reverts.ts';
+import { decideRevert } from './revert.ts';
 
 /** What a command needs from its surroundings; built per request. */
 export type CommandEnvironment = {
@@ -65,9 +66,16 @@ export type CommandResult<E extends Event, S> = {
  * projections share one transaction. Domain errors are thrown as they are; a version conflict is
  * retried against fresh state unless the caller pinned `expectedVersion`. With a `commandId`, a
  * command that already ran returns its first result and appends nothing (see idempotency.ts).
+ * A RevertStream command (see reverts.ts) takes the same path, decided by the store for any aggregate.
  */
+export function handleCommand<C extends Command, E extends Event, S>(
+  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options?: CommandOptions,
+): Promise<CommandResult<E, S>>;
+export function handleCommand<S>(
+  env: CommandEnvironment, decider: Decider<any, any, S>, streamId: string, command: RevertStream, options?: CommandOptions,
+): Promise<CommandResult<Reverted, S>>;
 export async function handleCommand<C extends Command, E extends Event, S>(
-  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions = {},
+  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C | RevertStream, options: CommandOptions = {},
 ): Promise<CommandResult<E, S>> {
   const run = () => decideAndAppend(env, decider, streamId, command, options);
   const pending = env.streamLocks ? env.streamLocks.run(streamId, run) : run();
@@ -86,7 +94,7 @@ async function observed<R extends { readonly replayed: boolean }>(observer: Comm
 }
 
 async function decideAndAppend<C extends Command, E extends Event, S>(
-  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C, options: CommandOptions,
+  env: CommandEnvironment, decider: Decider<C, E, S>, streamId: string, command: C | RevertStream, options: CommandOptions,
 ): Promise<CommandResult<E, S>> {
   const once = options.commandId === undefined ? undefined : fingerprint(options.commandId, decider.streamType, streamId, command);
   const causationId = options.commandId ?? env.ids.uuid();
@@ -98,29 +106,29 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
   for (let retried = 0; ; ) {
     const { version, state, optimistic } = await states.load(() => readStream(env.em, streamId), decider);
     // Authorised first, so a replayed command id answers only a caller who may run the command.
-    const refused = policy.authorize(env.identity, command, state);
+    const refused = isRevertStream(command) ? authorizeRevert(env.identity, streamId) : policy.authorize(env.identity, command, state);
     const earlier = !refused && once && (await findEarlierRun(env.em, once));
     if (earlier) return replayed(env, decider, streamId, earlier);
     const decision = refused ?? (options.expectedVersion !== undefined && options.expectedVersion !== version
       ? new ConcurrencyError(streamId, options.expectedVersion, version)
-      : decider.decide(command, state));
+      : isRevertStream(command) ? await decideRevert(env.em, decider, streamId, version, state, command) : decided(decider, command, state));
     if (decision instanceof DomainError) {
       if (!optimistic) throw decision;
       states.forget();
       continue;
     }
     try {
-      const readers = policy.readers(decision.reduce(decider.evolve, state));
+      const readers = policy.readers(decision.state);
       const before = version === 0 ? [] : policy.readers(state);
       const newReaders = readers.filter((reader) => !before.includes(reader));
       const request = {
         streamId, streamType: decider.streamType, expectedVersion: version, recordedAt: command.now,
-        events: decision.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event, readers) })),
+        events: decision.events.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event, readers) })),
         ...(newReaders.length > 0 ? { newReaders } : {}),
       };
       const events = (await appendAndProject(env, request, once)) as RecordedEvent<E>[];
       env.onCommitted?.();
-      const after = states.remember(version + events.length, fold(decider, events, state));
+      const after = states.remember(version + events.length, decision.state);
       return { streamId, ...after, events, replayed: false };
     } catch (error) {
       states.forget();
@@ -133,6 +141,12 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       await backOff(retried++);
     }
   }
+}
+
+/** What the decider appends for a command, and the state after it (a revert's is decided in revert.ts). */
+function decided<C extends Command, E extends Event, S>(decider: Decider<C, E, S>, command: C, state: S): { readonly events: readonly Event[]; readonly state: S } | DomainError {
+  const events = decider.decide(command, state);
+  return events instanceof DomainError ? events : { events, state: events.reduce(decider.evolve, state) };
 }
 
 /**
@@ -183,14 +197,14 @@ function provisionalEvents(request: AppendRequest): RecordedEvent[] {
 
 async function replayed<E extends Event, S>(env: CommandEnvironment, decider: Decider<never, E, S>, streamId: string, earlier: EarlierRun): Promise<CommandResult<E, S>> {
   const history = (await readStream(env.em, streamId, { toVersion: earlier.version })) as RecordedEvent<E>[];
-  return { streamId, version: earlier.version, state: fold(decider, history), events: earlier.events as RecordedEvent<E>[], replayed: true };
+  return { streamId, version: earlier.version, state: foldHistory(decider, history), events: earlier.events as RecordedEvent<E>[], replayed: true };
 }
 
 /** Jittered exponential pause so writers that collided don't collide again in lockstep. */
 const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
 
 function eventMetadata<E extends Event>(
-  env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: E, readers: readonly string[],
+  env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: Event, readers: readonly string[],
 ): EventMetadata {
   const schemaVersion = decider.schemaVersions?.[event.type as E['type']] ?? 1;
   return { ...env.metadata, causationId, commandName: command.type, schemaVersion, readers };

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Decider } from '../../core/decider.ts';
-import { fold } from '../../core/decider.ts';
+import { foldHistory } from '../log/reverts.ts';
 import type { Event, RecordedEvent } from '../../core/message.ts';
 
 type Remembered = { readonly version: number; readonly state: unknown };
@@ -99,7 +99,7 @@ export class StateCache<S> {
       if (this.store && !hit) return { version: 0, state: decider.initialState(), optimistic: true };
     }
     const history = (await read()) as RecordedEvent<E>[];
-    return { version: history.length, state: fold(decider, history), optimistic: false };
+    return { version: history.length, state: foldHistory(decider, history), optimistic: false };
   }
 
   remember(version: number, state: S): { version: number; state: S } {

@@ -3,6 +3,8 @@ import type { EntityName } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../../core/message.ts';
 import { LRUCache } from 'lru-cache';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
+import { readStream } from '../log/read.ts';
+import { foldStream, isReverted, type Reverted } from '../log/reverts.ts';
 
 /**
  * An inline projection: runs inside the append's transaction, so its read model commits with the
@@ -40,16 +42,24 @@ export type StreamView<View extends object, E extends Event> = {
   readonly entity: EntityName<View>;
   /** The view after `event`; `null` removes the row. Pure: everything it needs is on the event. */
   readonly evolve: (view: View | null, event: RecordedEvent<E>) => View | null;
+  /**
+   * The row after a revert (see reverts.ts), from the row as it was at the revert's target version:
+   * typically that row with the revert's version and time, so `version` stays the stream's. Without
+   * it, the target's row as it was.
+   */
+  readonly reverted?: (view: View, event: RecordedEvent<Reverted>) => View;
 };
 
-/** The view of one stream rebuilt from its events (e.g. the events up to some version). */
+/**
+ * The view of one stream rebuilt from its events from version 1 (e.g. up to some version), reverts
+ * included: what time travel, a replayed command and any rebuild use, so they agree with the live row.
+ */
 export function replayView<View extends object, E extends Event>(
-  view: Pick<StreamView<View, E>, 'evolve'>,
-  events: Iterable<RecordedEvent<E>>,
+  view: Pick<StreamView<View, E>, 'evolve' | 'reverted'>,
+  events: Iterable<RecordedEvent<E | Reverted>>,
 ): View | null {
-  let state: View | null = null;
-  for (const event of events) state = view.evolve(state, event);
-  return state;
+  const { reverted } = view;
+  return foldStream<View | null, E>({ initial: null, evolve: view.evolve, ...(reverted ? { reverted: (row, event) => row && reverted(row, event) } : {}) }, events);
 }
 
 type CachedView<View> = { readonly version: number; readonly row: View | null };
@@ -77,12 +87,17 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
   };
   /** The row before these events, when known without reading: a new stream, or remembered. */
   const knownBefore = (streamId: string, streamEvents: RecordedEvent<E>[]): { row: View | null } | undefined => {
+    // A revert needs the row at an older version, which only the stream's events know: `apply` reads them.
+    if (streamEvents.some(isReverted)) return undefined;
     const before = streamEvents[0]!.version - 1;
     if (before === 0) return { row: null };
     const cached = committed.get(streamId);
     return cached?.version === before ? { row: cached.row } : undefined;
   };
   const evolveAll = (row: View | null, streamEvents: RecordedEvent<E>[]) => streamEvents.reduce<View | null>((v, e) => view.evolve(v, e), row);
+  /** The row after events that hold a revert: the whole stream replayed, its committed part read in this transaction. */
+  const replayedAfter = async (em: EntityManager, streamId: string, streamEvents: RecordedEvent<E>[]) =>
+    replayView(view, [...((await readStream(em, streamId, { toVersion: streamEvents[0]!.version - 1 })) as RecordedEvent<E>[]), ...streamEvents]);
 
   return {
     name: view.name,
@@ -112,7 +127,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
           const row = await em.findOne(view.entity, streamId as never);
           current = row ? ({ ...row } as View) : null;
         }
-        const next = evolveAll(current, streamEvents);
+        const next = streamEvents.some(isReverted) ? await replayedAfter(em, streamId, streamEvents) : evolveAll(current, streamEvents);
         if (next !== null) await em.upsert(view.entity, next as never);
         else if (current !== null) await em.nativeDelete(view.entity, streamId as never);
         written.set(streamId, { version: streamEvents.at(-1)!.version, row: next });

@@ -194,9 +194,15 @@ export function decide(command: CartCommand, state: CartState): readonly CartEve
   }
 }
 
+/** A checked-out cart became an order: going back to an open cart would unsay it, so it is refused. */
+export function canRevert(current: CartState, _target: CartState): DomainError | undefined {
+  return current.status === 'CheckedOut' ? new CartAlreadyCheckedOutError(current.id) : undefined;
+}
+
 export const cartDecider: Decider<CartCommand, CartEvent, CartState> = {
   streamType: 'Cart',
   initialState,
   evolve,
   decide,
+  canRevert,
 };

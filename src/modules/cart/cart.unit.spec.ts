@@ -131,3 +131,17 @@ describe('checking out', () => {
     spec.given().when(checkout).thenFails(NotFoundError);
   });
 });
+
+describe('reverting a cart', () => {
+  const stateAfter = (...events: CartEvent[]) => fold(cartDecider, events);
+
+  it('an open cart may go back to an earlier version', () => {
+    expect(cartDecider.canRevert?.(stateAfter(opened, coffeeAdded(2), coffeeAdded(3)), stateAfter(opened, coffeeAdded(2)))).toBeUndefined();
+  });
+
+  it('a checked-out cart is an order and is not reverted', () => {
+    const refusal = cartDecider.canRevert?.(stateAfter(opened, coffeeAdded(), checkedOut), stateAfter(opened, coffeeAdded()));
+    expect(refusal).toBeInstanceOf(CartAlreadyCheckedOutError);
+    expect(refusal).toMatchObject({ code: 'CART_ALREADY_CHECKED_OUT', cartId: 'cart-1' });
+  });
+});

@@ -57,7 +57,14 @@ export const CartRecord = defineEntity({
 });
 
 /** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveCartView` for time travel. */
-export const cartView: StreamView<CartView, CartEvent> = { name: 'carts', streamType: 'Cart', entity: CartRecord as never, evolve: evolveCartView };
+export const cartView: StreamView<CartView, CartEvent> = {
+  name: 'carts',
+  streamType: 'Cart',
+  entity: CartRecord as never,
+  evolve: evolveCartView,
+  // After a revert the row is the one at the target version, as of the revert: `version` stays the stream's.
+  reverted: (view, event) => ({ ...view, version: event.version, updatedAt: event.recordedAt }),
+};
 export const cartProjection = inlineStreamView(cartView);
 
 function withLines(view: CartView, lines: CartLineView[], event: RecordedEvent): CartView {

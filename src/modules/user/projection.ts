@@ -41,7 +41,14 @@ export const UserRecord = defineEntity({
 });
 
 /** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveUserView` for time travel. */
-export const userView: StreamView<UserView, UserEvent> = { name: 'users', streamType: 'User', entity: UserRecord as never, evolve: evolveUserView };
+export const userView: StreamView<UserView, UserEvent> = {
+  name: 'users',
+  streamType: 'User',
+  entity: UserRecord as never,
+  evolve: evolveUserView,
+  // After a revert the row is the one at the target version, as of the revert: `version` stays the stream's.
+  reverted: (view, event) => ({ ...view, version: event.version, updatedAt: event.recordedAt }),
+};
 export const userProjection = inlineStreamView(userView);
 
 /**
