@@ -62,7 +62,7 @@ const QUICK: Scale = {
 };
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
-  { name: 'commands', parts: ['graphql', 'library'], run: commandsFamily },
+  { name: 'commands', parts: ['graphql', 'postgraphile', 'library', 'emmett'], run: commandsFamily },
   { name: 'log', parts: ['catchup', 'history'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
