@@ -6,6 +6,7 @@
  *   npm run bench                      the full suite (under 10 minutes on 2 cores)
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
  *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --only=postgraphile,emmett,paging   the peers' cells (and the raw limits beside them)
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -40,6 +41,7 @@ const FULL: Scale = {
   smallLogEvents: 10_000,
   eventsPerTransaction: 10,
   historyQueries: 200,
+  pagingEvents: 200_000,
   liveSubscribers: 1_000,
   liveRate: 500,
   liveWarmupMs: 2_000,
@@ -54,6 +56,7 @@ const QUICK: Scale = {
   smallLogEvents: 3_000,
   eventsPerTransaction: 10,
   historyQueries: 50,
+  pagingEvents: 20_000,
   liveSubscribers: 100,
   liveRate: 100,
   liveWarmupMs: 500,
@@ -63,7 +66,7 @@ const QUICK: Scale = {
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
   { name: 'commands', parts: ['graphql', 'postgraphile', 'library', 'emmett'], run: commandsFamily },
-  { name: 'log', parts: ['catchup', 'history'], run: logFamily },
+  { name: 'log', parts: ['catchup', 'history', 'paging'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
 ];

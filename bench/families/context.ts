@@ -11,6 +11,8 @@ export type Scale = {
   /** Events per transaction in the preload. */
   eventsPerTransaction: number;
   historyQueries: number;
+  /** Events read from the start of the log, page after page, by workload 7. */
+  pagingEvents: number;
   liveSubscribers: number;
   liveRate: number;
   liveWarmupMs: number;
