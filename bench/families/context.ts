@@ -14,6 +14,8 @@ export type Scale = {
   /** Events read from the start of the log, page after page, by workload 7. */
   pagingEvents: number;
   liveSubscribers: number;
+  /** Subscribers of the live cell where each watches a stream of its own. */
+  ownStreamSubscribers: number;
   liveRate: number;
   liveWarmupMs: number;
   liveDurationMs: number;
