@@ -6,6 +6,7 @@ import type { LoopResult } from '../lib/loop.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
 import { emmettAppendCell } from '../peers/emmett.ts';
+import { ensurePeersInstalled } from '../peers/install.ts';
 import { createPostGraphileEventsTable, startPostGraphile } from '../peers/postgraphile.ts';
 import {
   graphqlCommandsCell,
@@ -64,6 +65,7 @@ export async function commandsFamily(ctx: FamilyContext): Promise<FamilyResult> 
     return { ...result, serverCpuPercent: Math.round((cpu / (timing.warmupMs + timing.durationMs)) * 100) } as LoopResult;
   };
 
+  if (only('postgraphile') || only('emmett')) ensurePeersInstalled(ctx.log);
   const raw: Cells = {};
   const rawIndexed: Cells = {};
   await twice('raw append (named, minimal constraints)', raw, (c) => rawAppendCell(url, 'raw.events_minimal', c, timing));

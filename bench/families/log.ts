@@ -5,6 +5,7 @@ import { createDatabase } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
+import { ensurePeersInstalled } from '../peers/install.ts';
 import { copyEventsForPostGraphile, createPostGraphileEventsTable, startPostGraphile } from '../peers/postgraphile.ts';
 import type { LatencySummary } from '../lib/stats.ts';
 import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
@@ -82,6 +83,7 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
 
   // Before the catch-up, whose writers append to this log: every system pages the same rows.
   if (only('paging')) {
+    ensurePeersInstalled(ctx.log);
     const total = Math.min(scale.pagingEvents, scale.logEvents);
     const cells = { product: [] as PagingResult[], postgraphile: [] as PagingResult[], raw: [] as PagingResult[] };
     await createPostGraphileEventsTable(bigUrl);

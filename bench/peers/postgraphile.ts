@@ -55,7 +55,8 @@ export async function startPostGraphile(options: { databaseUrl: string; poolSize
   const argument = JSON.stringify({ databaseUrl: options.databaseUrl, schema: POSTGRAPHILE_SCHEMA, poolSize: options.poolSize });
   const child = spawn(process.execPath, [...execArgv, path.join(PEERS_DIR, 'postgraphileServer.ts'), argument], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
+    // Deployed as its docs say to deploy it: production mode (no development-only checks).
+    env: { ...process.env, NODE_ENV: 'production', GRAPHILE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
