@@ -6,6 +6,7 @@
  *   npm run bench                      the full suite (under 10 minutes on 2 cores)
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
  *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --only=postgraphile,emmett,paging   the peers' cells (and the raw limits beside them)
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -40,7 +41,9 @@ const FULL: Scale = {
   smallLogEvents: 10_000,
   eventsPerTransaction: 10,
   historyQueries: 200,
+  pagingEvents: 200_000,
   liveSubscribers: 1_000,
+  ownStreamSubscribers: 10_000,
   liveRate: 500,
   liveWarmupMs: 2_000,
   liveDurationMs: 8_000,
@@ -54,7 +57,9 @@ const QUICK: Scale = {
   smallLogEvents: 3_000,
   eventsPerTransaction: 10,
   historyQueries: 50,
+  pagingEvents: 20_000,
   liveSubscribers: 100,
+  ownStreamSubscribers: 200,
   liveRate: 100,
   liveWarmupMs: 500,
   liveDurationMs: 2_000,
@@ -62,8 +67,8 @@ const QUICK: Scale = {
 };
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
-  { name: 'commands', parts: ['graphql', 'library'], run: commandsFamily },
-  { name: 'log', parts: ['catchup', 'history'], run: logFamily },
+  { name: 'commands', parts: ['graphql', 'postgraphile', 'library', 'emmett'], run: commandsFamily },
+  { name: 'log', parts: ['catchup', 'history', 'paging'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
 ];

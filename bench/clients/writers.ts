@@ -119,10 +119,13 @@ process.on('message', (message: { type: string }) => {
   void (async () => {
     if (message.type === 'open') {
       // Open the long-lived carts before the measured phase.
-      for (const own of carts) for (const cartId of own) {
-        contents.set(cartId, new Map());
-        await command(cartId, { type: 'OpenCart', data: { cartId, customerId: 'bench' }, now: new Date() });
-      }
+      // The writers open theirs side by side: 10,000 carts one after the other would take a minute.
+      await Promise.all(carts.map(async (own) => {
+        for (const cartId of own) {
+          contents.set(cartId, new Map());
+          await command(cartId, { type: 'OpenCart', data: { cartId, customerId: 'bench' }, now: new Date() });
+        }
+      }));
       events.length = 0;
       process.send!({ type: 'opened' });
     } else if (message.type === 'start') {

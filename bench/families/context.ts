@@ -11,7 +11,11 @@ export type Scale = {
   /** Events per transaction in the preload. */
   eventsPerTransaction: number;
   historyQueries: number;
+  /** Events read from the start of the log, page after page, by workload 7. */
+  pagingEvents: number;
   liveSubscribers: number;
+  /** Subscribers of the live cell where each watches a stream of its own. */
+  ownStreamSubscribers: number;
   liveRate: number;
   liveWarmupMs: number;
   liveDurationMs: number;

@@ -5,21 +5,25 @@ import { createDatabase } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
+import { ensurePeersInstalled } from '../peers/install.ts';
+import { copyEventsForPostGraphile, createPostGraphileEventsTable, startPostGraphile } from '../peers/postgraphile.ts';
 import type { LatencySummary } from '../lib/stats.ts';
 import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
 import { BENCH_CUSTOMER, detectHistoryQuery, FILTERS, graphqlHistoryCell, historyQueries, libraryHistoryCell, rawHistoryCell, type FilterName } from '../workloads/history.ts';
+import { postgraphilePagingCell, PRODUCT_PAGE, productPagingCell, rawPagingCell, REQUESTED_PAGE, type PagingResult } from '../workloads/paging.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
 
 const { orm: ormSchema } = compose(modules);
 
 const W3 = '3. Catch-up read';
 const W6 = '6. History';
+const W7 = '7. Paging the log';
 const WRITERS = 4;
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const fmtCount = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
-/** Workloads 3 and 6 on a preloaded log (and, for 6, a small log to compare against). */
+/** Workloads 3, 6 and 7 on a preloaded log (and, for 6, a small log to compare against). */
 export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
   const { scale } = ctx;
   const only = (name: string) => !ctx.only || ctx.only.has('log') || ctx.only.has(name);
@@ -75,6 +79,44 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
         target: { text: 'flat: ≤ 1.5×', worse: 'higher', check: (worst) => worst <= 1.5 } }));
     }
     details.history = { via, cells: history };
+  }
+
+  // Before the catch-up, whose writers append to this log: every system pages the same rows.
+  if (only('paging')) {
+    ensurePeersInstalled(ctx.log);
+    const total = Math.min(scale.pagingEvents, scale.logEvents);
+    const cells = { product: [] as PagingResult[], postgraphile: [] as PagingResult[], raw: [] as PagingResult[] };
+    await createPostGraphileEventsTable(bigUrl);
+    await copyEventsForPostGraphile(bigUrl, total);
+    const api = await startApi({ databaseUrl: bigUrl, ...ctx.profile('paging') });
+    const postgraphile = await startPostGraphile({ databaseUrl: bigUrl, poolSize: ctx.apiPoolSize, ...ctx.profile('paging-postgraphile') });
+    try {
+      for (let run = 0; run < 2; run++) {
+        ctx.log(`paging ${total} events: raw run ${run + 1}`);
+        cells.raw.push(await rawPagingCell(bigUrl, total));
+        ctx.log(`paging ${total} events: product events(first: ${PRODUCT_PAGE}) run ${run + 1}`);
+        cells.product.push(await productPagingCell(api.url, total));
+        ctx.log(`paging ${total} events: PostGraphile allEvents(first: ${REQUESTED_PAGE}) run ${run + 1}`);
+        cells.postgraphile.push(await postgraphilePagingCell(postgraphile.url, total));
+      }
+    } finally {
+      await postgraphile.stop();
+      await api.stop();
+    }
+    const cell = `${fmtCount(total)} events from the start, one page at a time`;
+    const rawLabel = `named keyset SELECT on commit order, pages of ${REQUESTED_PAGE.toLocaleString('en-US')}, bare pg`;
+    const peerLabel = `PostGraphile allEvents(first: ${REQUESTED_PAGE.toLocaleString('en-US')}, after)`;
+    const worstPeer = Math.min(...cells.postgraphile.map((x) => x.eventsPerS));
+    rows.push(row({ workload: W7, cell, figure: 'events/s', unit: 'ev/s', runs: cells.product.map((x) => x.eventsPerS), raw: cells.raw.map((x) => x.eventsPerS), rawLabel,
+      peers: [{ label: peerLabel, runs: cells.postgraphile.map((x) => x.eventsPerS) }],
+      note: `events(first: ${PRODUCT_PAGE}, after) through the API${PRODUCT_PAGE < REQUESTED_PAGE ? ` (the product's largest page; PostGraphile and raw take ${REQUESTED_PAGE.toLocaleString('en-US')})` : ''}`,
+      target: { text: '≥ PostGraphile', worse: 'lower', check: (worst) => worst >= worstPeer } }));
+    rows.push(row({ workload: W7, cell, figure: 'p99 per page', unit: 'ms', runs: cells.product.map((x) => x.pageMs.p99), raw: cells.raw.map((x) => x.pageMs.p99), rawLabel,
+      peers: [{ label: peerLabel, runs: cells.postgraphile.map((x) => x.pageMs.p99) }],
+      ...(PRODUCT_PAGE < REQUESTED_PAGE ? { note: `the product's pages hold ${PRODUCT_PAGE}, the others' ${REQUESTED_PAGE.toLocaleString('en-US')}` } : {}) }));
+    const failed = Object.entries(cells).flatMap(([name, runs]) => runs.filter((x) => x.errors || x.events < total).map((x) => `${name}: ${x.events} of ${total} events${x.firstError ? `, "${x.firstError}"` : ''}`));
+    if (failed.length) notes.push(`Paging: ${failed.join('; ')}`);
+    details.paging = { total, ...cells };
   }
 
   if (only('catchup')) {

@@ -86,6 +86,29 @@ export async function createRawEventsTable(url: string): Promise<void> {
   });
 }
 
+/**
+ * The two tables the append limits write to: `raw.events`, the product's own (a copy of `events`
+ * with every index, as above), and `raw.events_minimal`, the same columns with only what
+ * correctness needs: the primary key, one event id once, one event per stream version (which
+ * also serves the guard's max(stream_version) lookup). The difference between the two rows is
+ * what the product's other indexes cost an append. Returns how many indexes each has.
+ */
+export async function createRawEventsTables(url: string): Promise<{ minimalIndexes: number; productIndexes: number }> {
+  await createRawEventsTable(url);
+  return withClient(url, async (client) => {
+    await client.query('drop table if exists raw.events_minimal');
+    await client.query('create table raw.events_minimal (like public.events including defaults including identity including constraints)');
+    await client.query(`alter table raw.events_minimal
+      add primary key (global_position),
+      add constraint events_minimal_event_id_unique unique (event_id),
+      add constraint events_minimal_stream_version_unique unique (stream_id, stream_version)`);
+    const { rows } = await client.query<{ table: string; count: number }>(
+      `select tablename as table, count(*)::int as count from pg_indexes where schemaname = 'raw' and tablename in ('events', 'events_minimal') group by tablename`);
+    const count = (table: string) => rows.find((r) => r.table === table)?.count ?? 0;
+    return { minimalIndexes: count('events_minimal'), productIndexes: count('events') };
+  });
+}
+
 /** The settings that decide the figures, as the server reports them. */
 export async function postgresSettings(url: string): Promise<Record<string, string>> {
   return withClient(url, async (client) => {

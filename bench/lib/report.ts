@@ -12,6 +12,14 @@ export type Row = {
   /** The raw limit for the same figure, same run (absent when there is none). */
   raw?: number[];
   rawLabel?: string;
+  /**
+   * A second raw limit for the same figure, same run: for appends, the same named INSERT into a
+   * copy of the product's events table with all its indexes (the first raw has only the
+   * constraints correctness needs), so the two say what the product's indexes cost.
+   */
+  rawIndexed?: Measured;
+  /** The peers' figures for the same work, same run, same clients. */
+  peers?: Measured[];
   /** Figure ÷ raw limit, from the means of the runs. For rates below 1 is slower; for latencies above 1 is slower. */
   ratio?: number;
   target?: string;
@@ -23,10 +31,15 @@ export type Row = {
   note?: string;
 };
 
+/** A figure measured twice, with what it is; `ratio` is the row's figure ÷ this one (means of the runs). */
+export type Measured = { label: string; runs: number[]; ratio?: number; rawRatio?: number };
+
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 export function row(
-  options: Omit<Row, 'ratio' | 'target' | 'pass' | 'spread' | 'rawSpread'> & {
+  options: Omit<Row, 'ratio' | 'target' | 'pass' | 'spread' | 'rawSpread' | 'peers' | 'rawIndexed'> & {
+    rawIndexed?: { label: string; runs: number[] };
+    peers?: { label: string; runs: number[] }[];
     target?: { text: string; check: (worst: number, ratio: number | undefined) => boolean; worse: 'lower' | 'higher' };
   },
 ): Row {
@@ -42,9 +55,20 @@ export function row(
     ...(raw ? { raw: raw.map((v) => round(v, 2)), rawSpread: spread(raw[0]!, raw[1] ?? raw[0]!) } : {}),
     ...(options.rawLabel ? { rawLabel: options.rawLabel } : {}),
     ...(ratio !== undefined ? { ratio } : {}),
+    ...(options.rawIndexed ? { rawIndexed: measured(options.rawIndexed, runs, raw) } : {}),
+    ...(options.peers?.length ? { peers: options.peers.map((peer) => measured(peer, runs, raw)) } : {}),
     ...(target ? { target: target.text, pass: target.check(worst, ratio) } : {}),
     spread: spread(runs[0]!, runs[1] ?? runs[0]!),
     ...(options.note ? { note: options.note } : {}),
+  };
+}
+
+function measured(other: { label: string; runs: number[] }, runs: readonly number[], raw: readonly number[] | undefined): Measured {
+  return {
+    label: other.label,
+    runs: other.runs.map((v) => round(v, 2)),
+    ratio: round(mean(runs) / mean(other.runs), 3),
+    ...(raw && raw.length ? { rawRatio: round(mean(other.runs) / mean(raw), 3) } : {}),
   };
 }
 
@@ -72,13 +96,17 @@ export function markdown(report: { meta: Record<string, any>; rows: Row[]; notes
   lines.push('');
   lines.push('## Results', '');
   lines.push('Each cell ran twice (run 1 / run 2); *spread* is |run 1 − run 2| ÷ their mean. The raw limit is measured twice in the same run on the same PostgreSQL; *ratio* = mean of the runs ÷ mean of the raw limit (for rates, 1.0 means as fast as raw SQL; for latencies, 2.0 means twice the raw latency). Pass/fail judges the worse run.', '');
-  lines.push('| Workload | Cell | Figure | Run 1 / Run 2 | Spread | Raw limit (run 1 / run 2) | Ratio | Target | Result |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('*Raw, product\'s indexes* is the same raw statement into a copy of the product\'s events table with all its indexes (×: that figure ÷ the raw limit; ÷: the product ÷ that figure). *Peers* are the same work through the systems a user might pick instead, same run, same clients: each gives its runs, the product\'s figure ÷ the peer\'s (÷; for rates above 1 means the product is faster, for latencies below 1 means it is quicker) and the peer ÷ the raw limit (×).', '');
+  lines.push('| Workload | Cell | Figure | Run 1 / Run 2 | Spread | Raw limit (run 1 / run 2) | Ratio | Raw, product\'s indexes | Peers, same run | Target | Result |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const runs = `${r.runs.map(fmt).join(' / ')} ${r.unit}`;
     const raw = r.raw ? `${r.raw.map(fmt).join(' / ')} ${r.unit}${r.rawLabel ? ` (${r.rawLabel})` : ''}` : '–';
+    const other = (m: Measured) => `${m.label}: ${m.runs.map(fmt).join(' / ')} ${r.unit}${m.rawRatio === undefined ? '' : `, ${m.rawRatio.toFixed(2)} × raw`}; ÷ ${m.ratio?.toFixed(2) ?? '–'}`;
+    const indexed = r.rawIndexed ? other(r.rawIndexed) : '–';
+    const peers = r.peers?.length ? r.peers.map(other).join('<br>') : '–';
     const result = r.pass === undefined ? '' : r.pass ? 'pass' : '**MISS**';
-    lines.push(`| ${r.workload} | ${r.cell} | ${r.figure}${r.note ? ` — ${r.note}` : ''} | ${runs} | ${pct(r.spread)} | ${raw} | ${r.ratio === undefined ? '–' : r.ratio.toFixed(3)} | ${r.target ?? ''} | ${result} |`);
+    lines.push(`| ${r.workload} | ${r.cell} | ${r.figure}${r.note ? ` — ${r.note}` : ''} | ${runs} | ${pct(r.spread)} | ${raw} | ${r.ratio === undefined ? '–' : r.ratio.toFixed(3)} | ${indexed} | ${peers} | ${r.target ?? ''} | ${result} |`);
   }
   lines.push('');
   if (notes.length) {

@@ -3,41 +3,38 @@ import pg from 'pg';
 import type { Orm } from '../../src/db/orm.ts';
 import { handleCommand } from '../../src/eventStore/commands/commandHandler.ts';
 import { cartDecider, type CartCommand } from '../../src/modules/cart/cart.ts';
+import { counterDecider } from '../../src/modules/counter/counter.ts';
 import { commandEnvironments } from '../lib/environment.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';
 import { closedLoop, type LoopResult, type Timer } from '../lib/loop.ts';
+import { appendMix, cartEvent, eventMetadata, itemData, pick, type Timing } from './appendMix.ts';
+
+export type { Timing } from './appendMix.ts';
 
 /**
- * Workloads 1 and 2 and their raw limit. Every client alternates: open a new cart and add an item
- * to it, then add an item to an existing cart picked at random. So half the `addItemToCart`
- * commands go to new carts (right after their `openCart`) and half to existing ones, and every
- * command appends one event.
+ * Workloads 1 and 2, their peers over HTTP, and their raw limits. The product's cart cells run the
+ * cart mix: open a new cart and add an item to it, then add an item to an existing cart picked at
+ * random, so half the `addItemToCart` commands go to new carts (right after their `openCart`) and
+ * half to existing ones, and every command appends one event. Every other append cell runs the
+ * same shape through `appendMix` (new stream, the same stream again, an older one).
  */
 
-export type Timing = { warmupMs: number; durationMs: number };
+/** Tables the raw limit appends to (see createRawEventsTables). */
+export type RawTable = 'raw.events_minimal' | 'raw.events';
 
-const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5'];
-const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
-
-/** A payload of the same shape and size as the events the API appends. */
-function itemData() {
-  return { sku: pick(SKUS), name: 'Benchmark widget', unitPrice: { amount: 1999, currency: 'EUR' }, quantity: 1 };
-}
-function metadata(commandName: string) {
-  return { correlationId: randomUUID(), actor: 'anonymous', client: 'bench', causationId: undefined, commandName, schemaVersion: 1 };
-}
-
-const RAW_APPEND = `
-  insert into raw.events (event_id, stream_id, stream_type, stream_version, event_type, data, metadata, recorded_at)
+const rawAppend = (table: RawTable) => `
+  insert into ${table} (event_id, stream_id, stream_type, stream_version, event_type, data, metadata, recorded_at)
   select $1, $2, 'Cart', $3::int + 1, $4, $5, $6, $7
-  where (select coalesce(max(stream_version), 0) from raw.events where stream_id = $2) = $3::int`;
+  where (select coalesce(max(stream_version), 0) from ${table} where stream_id = $2) = $3::int`;
 
 /**
  * The raw-SQL limit for an append: node `pg`, one connection per client, autocommit, one INSERT of
- * one event row guarded by the stream's version, into a copy of the events table with the same
- * indexes. Each client owns its streams, so the guard always holds (the cheapest correct case).
+ * one event row guarded by the stream's version, sent as a named prepared statement (PostgreSQL
+ * parses and plans it once per connection, then only binds and executes it). `raw.events_minimal`
+ * has only the constraints correctness needs; `raw.events` is a copy of the product's events table
+ * with all its indexes.
  */
-export async function rawAppendCell(url: string, concurrency: number, timing: Timing): Promise<LoopResult> {
+export async function rawAppendCell(url: string, table: RawTable, concurrency: number, timing: Timing): Promise<LoopResult> {
   const clients = await Promise.all(
     Array.from({ length: concurrency }, async () => {
       const client = new pg.Client({ connectionString: url, application_name: 'bench-raw-append' });
@@ -45,29 +42,51 @@ export async function rawAppendCell(url: string, concurrency: number, timing: Ti
       return client;
     }),
   );
-  const streams = clients.map(() => [] as { id: string; version: number }[]);
-  const append = async (client: pg.Client, stream: { id: string; version: number }, type: string, data: object) => {
-    const result = await client.query(RAW_APPEND, [randomUUID(), stream.id, stream.version, type, JSON.stringify(data), JSON.stringify(metadata(type)), new Date()]);
-    if (result.rowCount !== 1) throw new Error(`raw append to ${stream.id} at ${stream.version} was refused`);
-    stream.version++;
-  };
+  const text = rawAppend(table);
+  const name = `bench_append_${table.replace('.', '_')}`;
   try {
     return await closedLoop({
       ...timing,
       concurrency,
-      client: async (index, timer) => {
-        const client = clients[index]!;
-        const own = streams[index]!;
-        const stream = { id: `raw-${randomUUID()}`, version: 0 };
-        await timer.command(1, () => append(client, stream, 'CartOpened', { cartId: stream.id, customerId: 'bench' }));
-        await timer.command(1, () => append(client, stream, 'CartItemAdded', itemData()));
-        own.push(stream);
-        if (!timer.running) return;
-        await timer.command(1, () => append(client, pick(own), 'CartItemAdded', itemData()));
-      },
+      client: appendMix('Cart', async (stream, first, index) => {
+        const event = cartEvent(stream.id, first);
+        const values = [randomUUID(), stream.id, stream.version, event.type, JSON.stringify(event.data), JSON.stringify(eventMetadata(event.type)), new Date()];
+        const result = await clients[index]!.query({ name, text, values });
+        if (result.rowCount !== 1) throw new Error(`raw append to ${stream.id} at ${stream.version} was refused`);
+      }),
     });
   } finally {
     await Promise.all(clients.map((client) => client.end()));
+  }
+}
+
+const CREATE_EVENT = `mutation Append($input: CreateEventInput!) {
+  createEvent(input: $input) { event { globalPosition streamVersion } }
+}`;
+
+/**
+ * PostGraphile's generated `createEvent` mutation over HTTP, the same client and mix: the client
+ * sends version n + 1 for a stream it last saw at n; the unique (stream_id, stream_version)
+ * constraint refuses it if another writer got there first. PostGraphile runs each mutation in a
+ * transaction of its own.
+ */
+export async function postgraphileAppendCell(apiUrl: string, concurrency: number, timing: Timing): Promise<LoopResult> {
+  const http = new GraphQLHttpClient(apiUrl, concurrency);
+  try {
+    return await closedLoop({
+      ...timing,
+      concurrency,
+      client: appendMix('Cart', async (stream, first) => {
+        const event = cartEvent(stream.id, first);
+        const input = {
+          event: { eventId: randomUUID(), streamId: stream.id, streamType: 'Cart', streamVersion: stream.version + 1, eventType: event.type, data: event.data, metadata: eventMetadata(event.type) },
+        };
+        const response = await http.request(CREATE_EVENT, { input });
+        if (response.errors?.length || !response.data?.createEvent?.event) throw new Error(`createEvent failed: ${JSON.stringify(response.errors ?? response.data)}`);
+      }),
+    });
+  } finally {
+    http.close();
   }
 }
 
@@ -81,29 +100,37 @@ const ADD_ITEM = `mutation Add($input: AddItemToCartInput!) {
     ... on Error { message }
   }
 }`;
+const INCREMENT = `mutation Increment($input: IncrementCounterInput!) {
+  incrementCounter(input: $input) {
+    __typename
+    ... on IncrementCounterSuccess { position counter { counterId value version } }
+    ... on Error { message }
+  }
+}`;
 
-/** Workload 1: the whole API over HTTP keep-alive connections, one per client. */
+async function sendCommand(http: GraphQLHttpClient, query: string, field: string, input: Record<string, unknown>): Promise<void> {
+  const response = await http.request(query, { input });
+  const result = response.data?.[field];
+  if (!result || !String(result.__typename).endsWith('Success')) {
+    throw new Error(`${field} failed: ${JSON.stringify(response.errors ?? result)}`);
+  }
+}
+
+/** Workload 1, carts: the whole API over HTTP keep-alive connections, one per client. */
 export async function graphqlCommandsCell(apiUrl: string, concurrency: number, timing: Timing): Promise<LoopResult> {
   const http = new GraphQLHttpClient(apiUrl, concurrency);
   const carts: string[] = [];
-  const send = async (query: string, field: string, input: Record<string, unknown>) => {
-    const response = await http.request(query, { input });
-    const result = response.data?.[field];
-    if (!result || !String(result.__typename).endsWith('Success')) {
-      throw new Error(`${field} failed: ${JSON.stringify(response.errors ?? result)}`);
-    }
-  };
   try {
     return await closedLoop({
       ...timing,
       concurrency,
       client: async (_index, timer) => {
         const cartId = `cart-${randomUUID()}`;
-        await timer.command(1, () => send(OPEN_CART, 'openCart', { cartId, customerId: 'bench' }));
-        await timer.command(1, () => send(ADD_ITEM, 'addItemToCart', { cartId, ...itemData() }));
+        await timer.command(1, () => sendCommand(http, OPEN_CART, 'openCart', { cartId, customerId: 'bench' }));
+        await timer.command(1, () => sendCommand(http, ADD_ITEM, 'addItemToCart', { cartId, ...itemData() }));
         carts.push(cartId);
         if (!timer.running) return;
-        await timer.command(1, () => send(ADD_ITEM, 'addItemToCart', { cartId: pick(carts), ...itemData() }));
+        await timer.command(1, () => sendCommand(http, ADD_ITEM, 'addItemToCart', { cartId: pick(carts), ...itemData() }));
       },
     });
   } finally {
@@ -111,7 +138,22 @@ export async function graphqlCommandsCell(apiUrl: string, concurrency: number, t
   }
 }
 
-/** Workload 2: the command handler in this process, configured as the server configures it. */
+/**
+ * Workload 1, counters: `incrementCounter` with the expected version, in the append mix (a new
+ * counter at version 0, the same again, an older one of the client's own): the product's command
+ * closest to PostGraphile's insert (one event, a one-row read model).
+ */
+export async function graphqlCounterCell(apiUrl: string, concurrency: number, timing: Timing): Promise<LoopResult> {
+  const http = new GraphQLHttpClient(apiUrl, concurrency);
+  const mix = appendMix('counter', (stream) => sendCommand(http, INCREMENT, 'incrementCounter', { counterId: stream.id, amount: 1, expectedVersion: stream.version }));
+  try {
+    return await closedLoop({ ...timing, concurrency, client: mix });
+  } finally {
+    http.close();
+  }
+}
+
+/** Workload 2, carts: the command handler in this process, configured as the server configures it. */
 export async function libraryCommandsCell(orm: Orm, concurrency: number, timing: Timing, retries = 5): Promise<LoopResult> {
   const environment = commandEnvironments(orm, { retries });
   const carts: string[] = [];
@@ -129,4 +171,13 @@ export async function libraryCommandsCell(orm: Orm, concurrency: number, timing:
       await timer.command(1, () => run(existing, { type: 'AddItemToCart', data: { cartId: existing, ...itemData() }, now: new Date() }));
     },
   });
+}
+
+/** Workload 2, counters: `IncrementCounter` through the command handler with the expected version, in the append mix. */
+export async function libraryCounterCell(orm: Orm, concurrency: number, timing: Timing): Promise<LoopResult> {
+  const environment = commandEnvironments(orm, { retries: 0 });
+  const mix = appendMix('counter', async (stream) => {
+    await handleCommand(environment(), counterDecider, stream.id, { type: 'IncrementCounter', data: { counterId: stream.id, amount: 1 }, now: new Date() }, { expectedVersion: stream.version });
+  });
+  return closedLoop({ ...timing, concurrency, client: mix });
 }

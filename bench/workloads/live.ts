@@ -13,15 +13,16 @@ export const DRAIN_MS = 10_000;
 
 const TYPE_FILTERS = [['CartItemAdded'], ['CartItemRemoved'], ['CartOpened', 'CartCheckedOut']];
 
-export type FilterMix = 'thirds' | 'streamHeavy';
+export type FilterMix = 'thirds' | 'streamHeavy' | 'ownStream';
 
 /**
  * Subscriber i watches one stream, one set of types, or everything: in turn (`thirds`), or 80 %
- * streams, 15 % types, 5 % everything (`streamHeavy`, e.g. UIs watching their own aggregate).
+ * streams, 15 % types, 5 % everything (`streamHeavy`, e.g. UIs watching their own aggregate), or
+ * each its own stream (`ownStream`: as many streams as subscribers, every UI on its own aggregate).
  */
 export function mixedFilters(count: number, streams: string[], after?: string, mix: FilterMix = 'thirds'): SubscriberSpec[] {
   return Array.from({ length: count }, (_, i) => {
-    const kind = mix === 'thirds' ? i % 3 : i % 20 === 0 ? 2 : i % 20 <= 3 ? 1 : 0;
+    const kind = mix === 'ownStream' ? 0 : mix === 'thirds' ? i % 3 : i % 20 === 0 ? 2 : i % 20 <= 3 ? 1 : 0;
     const filter = kind === 0 ? { streamId: streams[i % streams.length]! } : kind === 1 ? { types: TYPE_FILTERS[i % TYPE_FILTERS.length]! } : undefined;
     return { ...(filter ? { filter } : {}), ...(after ? { after } : {}) };
   });
@@ -40,16 +41,18 @@ export type LiveResult = CollectResult & { appended: number; writerErrors: numbe
  */
 export async function liveCell(options: { api: ApiProcess; databaseUrl: string; subscribers: number; rate: number; warmupMs: number; durationMs: number; prefix: string; mix: FilterMix; log: (m: string) => void }): Promise<LiveResult> {
   const { api, databaseUrl } = options;
-  const writersOptions: WriterOptions = { databaseUrl, writers: 4, rate: options.rate, cartsPerWriter: 25, record: true, prefix: options.prefix };
+  // 100 carts the writers append to, or one per subscriber when each watches its own.
+  const cartsPerWriter = options.mix === 'ownStream' ? Math.ceil(options.subscribers / 4) : 25;
+  const writersOptions: WriterOptions = { databaseUrl, writers: 4, rate: options.rate, cartsPerWriter, record: true, prefix: options.prefix };
   const writers = await startLoadProcess('bench/clients/writers.ts', writersOptions);
   const subscribers = await startLoadProcess('bench/clients/subscribers.ts', { wsUrl: api.wsUrl });
   try {
-    await writers.ask({ type: 'open' }, 'opened');
+    await writers.ask({ type: 'open' }, 'opened', 300_000);
     const marker = await withClient(databaseUrl, async (client) => {
       const { rows } = await client.query<{ t: string; g: string }>('select transaction_id::text as t, global_position::text as g from events order by transaction_id desc, global_position desc limit 1');
       return encodePosition({ transactionId: BigInt(rows[0]!.t), globalPosition: BigInt(rows[0]!.g) });
     });
-    const streams = Array.from({ length: 4 }, (_, w) => Array.from({ length: 25 }, (_, s) => `${options.prefix}-${w}-${s}`)).flat();
+    const streams = Array.from({ length: 4 }, (_, w) => Array.from({ length: cartsPerWriter }, (_, s) => `${options.prefix}-${w}-${s}`)).flat();
     const opened = await subscribers.ask<{ opened: number; failed: number; firstError?: string }>({ type: 'open', subscribers: mixedFilters(options.subscribers, streams, marker, options.mix) }, 'opened', 300_000);
     options.log(`  ${opened.opened} subscriptions open${opened.failed ? `, ${opened.failed} failed (${opened.firstError})` : ''}`);
     await sleep(1000);
