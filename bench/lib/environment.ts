@@ -9,7 +9,7 @@ import type { Identity } from '../../src/core/identity.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
 
-const { projections: inlineProjections, policies } = compose(modules);
+const { projections: inlineProjections, policies, upcasters } = compose(modules);
 /** The library benchmark acts as an administrator, so the policies allow every command. */
 const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['admin'] };
 
@@ -22,6 +22,6 @@ const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['ad
  */
 export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string } = {}): () => CommandEnvironment {
   const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
-  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, policies, retries: options.retries ?? 5, notifier });
+  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, policies, upcasters, retries: options.retries ?? 5, notifier });
   return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'bench', client: options.client ?? 'bench' }, benchIdentity);
 }

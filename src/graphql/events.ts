@@ -81,7 +81,7 @@ function eventObjectType<E extends Event>(builder: Builder, name: string, option
     },
     id: { resolve: (event) => event.id },
     loadMany: async (ids, ctx) => {
-      const events = await readEventsById(ctx.em, ids.filter(isUuid));
+      const events = await readEventsById(ctx.em, ctx.upcasters, ids.filter(isUuid));
       const readable = await readableStreams(ctx.em, ctx.identity, events.map((event) => event.streamId));
       const found = new Map(events.filter((event) => readable.has(event.streamId)).map((event) => [event.id, event]));
       return ids.map((id) => {

@@ -111,7 +111,7 @@ export function readModelQuery<E extends Event, V extends Row>(
         const id = String(args.id);
         if (args.asOf == null) return visibleRow(ctx.em, view.entity, visibleTo, ctx.identity, id);
         // The past is the stream's: whoever may read the stream may see any version of it.
-        return (await mayReadStream(ctx.em, ctx.identity, id)) ? viewAsOf(ctx.em, view, id, toAsOf(args.asOf)) : null;
+        return (await mayReadStream(ctx.em, ctx.identity, id)) ? viewAsOf(ctx.em, ctx.upcasters, view, id, toAsOf(args.asOf)) : null;
       }) as never,
     }),
   );

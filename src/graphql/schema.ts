@@ -2,6 +2,7 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { type Builder, createBuilder } from './builder.ts';
 import { registerErrorTypes } from './errors.ts';
 import { registerEventTypes } from './events.ts';
+import { registerEventTypeCatalogue } from './eventTypes.ts';
 import { registerHistory } from './history.ts';
 import { registerScalars } from './scalars.ts';
 
@@ -18,6 +19,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[]): Grap
   registerErrorTypes(builder);
   registerEventTypes(builder);
   registerHistory(builder);
+  registerEventTypeCatalogue(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }
