@@ -134,7 +134,7 @@ type Page = {
 };
 
 async function page(variables: Record<string, unknown>): Promise<Page> {
-  const contextValue = { em: db.orm.em.fork(), identity: testAdmin } as unknown as GraphQLContext;
+  const contextValue = { em: db.orm.em.fork(), identity: testAdmin, upcasters: appUpcasters } as unknown as GraphQLContext;
   const result = await graphql({ schema, source: PAGE, variableValues: variables, contextValue });
   expect(result.errors).toBeUndefined();
   return (result.data as { events: Page }).events;
@@ -225,7 +225,7 @@ describe('walking the history', () => {
   });
 
   it('a cursor that was not handed out is refused with a validation error', async () => {
-    const contextValue = { em: db.orm.em.fork(), identity: testAdmin } as unknown as GraphQLContext;
+    const contextValue = { em: db.orm.em.fork(), identity: testAdmin, upcasters: appUpcasters } as unknown as GraphQLContext;
     const result = await graphql({ schema, source: PAGE, variableValues: { first: 5, after: 'not-a-position' }, contextValue });
     expect(result.errors?.[0]?.originalError?.name).toBe('ValidationError');
   });
