@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 const ITEM_FIELDS = `... on CartItemAdded { sku productName unitPrice { amount currency } quantity }`;
-const EVENT_FIELDS = `type version data metadata { schemaVersion } ${ITEM_FIELDS}`;
+const EVENT_FIELDS = `type version data metadata { schemaVersion storedSchemaVersion } ${ITEM_FIELDS}`;
 const currentItem = { type: 'CartItemAdded', version: 2, sku: 'COFFEE', productName: 'Coffee beans', unitPrice: { amount: 1299, currency: 'EUR' }, quantity: 2 };
 const currentData = { sku: 'COFFEE', productName: 'Coffee beans', unitPrice: { amount: 1299, currency: 'EUR' }, quantity: 2 };
 
@@ -63,7 +63,7 @@ describe('events an older release wrote, read by this one', () => {
     const history = await server.gql(`{ events(filter: { streamId: "${cartId}" }) { edges { node { id: eventId ${EVENT_FIELDS} } } } }`);
     expect(history.errors).toBeUndefined();
     const [, { node: item }] = history.data.events.edges;
-    expect(item).toMatchObject({ ...currentItem, data: currentData, metadata: { schemaVersion: 2 } });
+    expect(item).toMatchObject({ ...currentItem, data: currentData, metadata: { schemaVersion: 2, storedSchemaVersion: 1 } });
     expect(item.data).not.toHaveProperty('name');
 
     const single = await server.gql(`{ event(id: "${item.id}") { ${EVENT_FIELDS} } }`);
@@ -105,7 +105,7 @@ describe('events an older release wrote, read by this one', () => {
     expect(added.data.addItemToCart).toMatchObject({
       __typename: 'AddItemToCartSuccess',
       cart: { version: 4, itemCount: 4, lines: [{ sku: 'COFFEE', name: 'Coffee beans', quantity: 3 }, { sku: 'TEA', name: 'Green tea', quantity: 1 }] },
-      events: [{ type: 'CartItemAdded', version: 4, productName: 'Coffee beans', quantity: 1, metadata: { schemaVersion: 2 } }],
+      events: [{ type: 'CartItemAdded', version: 4, productName: 'Coffee beans', quantity: 1, metadata: { schemaVersion: 2, storedSchemaVersion: null } }],
     });
     const { rows } = await db.query(`select data, metadata->>'schemaVersion' as version from events where stream_id = $1 order by stream_version`, [cartId]);
     // Nothing stored is rewritten: the old events keep their version-1 payloads.
