@@ -144,6 +144,17 @@ describe('snapshots', () => {
     expect(warnings).toEqual(['snapshot not written']);
   });
 
+  it('that cannot be read are logged and passed over: the whole stream is folded instead', async () => {
+    const writer = storeOf([{ streamType: 'Counter', every: 5, version: 1 }]);
+    for (let i = 0; i < 7; i++) await handleCommand(coldInstance(writer)(), counterDecider, 'unreadable', { type: 'IncrementCounter', data: { counterId: 'unreadable', amount: 1 }, now });
+    await writer.settled();
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => void warnings.push(message), child: () => logger };
+    const reader = storeOf([{ streamType: 'Counter', every: 5, version: 1, serialise: (state) => state, deserialise: () => { throw new Error('not a state'); } }], logger);
+    expect(await readStreamState({ em: db.orm.em.fork(), upcasters: appUpcasters, snapshots: reader }, counterDecider, 'unreadable')).toEqual({ version: 7, state: { status: 'Counting', value: 7 }, eventsRead: 7 });
+    expect(warnings).toEqual(['snapshot unreadable, folding the whole stream']);
+  });
+
   it('are never written for a version whose event is not the one the state was folded from', async () => {
     const snapshots = storeOf([{ streamType: 'Counter', every: 1, version: 1 }]);
     await handleCommand(coldInstance()(), counterDecider, 'guarded', { type: 'IncrementCounter', data: { counterId: 'guarded', amount: 1 }, now });

@@ -29,9 +29,12 @@ export async function readStreamState<E extends Event, S>(
   toVersion?: number,
 ): Promise<StreamState<S>> {
   const policy = source.snapshots?.policyFor(decider.streamType);
-  const snapshot = policy ? await source.snapshots!.newest<S>(source.em, policy, streamId, toVersion) : undefined;
-  const range = { ...(snapshot ? { fromVersion: snapshot.version + 1 } : {}), ...(toVersion !== undefined ? { toVersion } : {}) };
-  const tail = (await readStream(source.em, source.upcasters, streamId, range)) as RecordedEvent<E>[];
-  const from = snapshot?.version ?? 0;
-  return { version: from + tail.length, state: fold(decider, tail, snapshot?.state), eventsRead: tail.length };
+  // Undefined when the snapshot found could not be read: the whole stream is read below instead.
+  const read = policy && (await source.snapshots!.newestWithTail<S>(source.em, source.upcasters, policy, streamId, toVersion));
+  if (read) {
+    const tail = read.tail as RecordedEvent<E>[];
+    return { version: (read.snapshot?.version ?? 0) + tail.length, state: fold(decider, tail, read.snapshot?.state), eventsRead: tail.length };
+  }
+  const events = (await readStream(source.em, source.upcasters, streamId, toVersion !== undefined ? { toVersion } : {})) as RecordedEvent<E>[];
+  return { version: events.length, state: fold(decider, events), eventsRead: events.length };
 }

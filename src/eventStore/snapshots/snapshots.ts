@@ -1,7 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Decider } from '../../core/decider.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { RecordedEvent } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
+import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from '../log/recorded.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 /**
  * A decider's opt-in to snapshots: after every `every` events its state is stored, so a command
@@ -41,10 +44,24 @@ export function snapshotPolicies(policies: readonly SnapshotPolicy[], streamType
   return byType;
 }
 
-const NEWEST_SQL = `
-  select stream_version, state from snapshots
-  where stream_id = $1 and snapshot_version = $2 and stream_type = $3 and stream_version <= $4
-  order by stream_version desc limit 1`;
+/**
+ * The newest snapshot of the policy's version at or below $4 and the events after it up to $4, in one
+ * round trip, so a stream that has no snapshot costs what reading it did before snapshots. The
+ * snapshot comes as the one row whose `snapshot_at` is set; its event columns are null.
+ */
+const NEWEST_AND_TAIL_SQL = `
+  with snap as (
+    select stream_version, state from snapshots
+    where stream_id = $1 and snapshot_version = $2 and stream_type = $3 and stream_version <= $4
+    order by stream_version desc limit 1
+  )
+  select null::int as snapshot_at, null::jsonb as snapshot_state, ${EVENT_COLUMNS} from events
+  where stream_id = $1 and stream_version > coalesce((select stream_version from snap), 0) and stream_version <= $4
+  union all
+  select stream_version, state, null, null, null, null, null, null, null, null, null, null from snap
+  order by stream_version`;
+
+type SnapshotOrEventRow = EventRow & { snapshot_at: number | null; snapshot_state: unknown };
 
 /**
  * Stores the snapshot only if the stream's event at that version is still the one the state was
@@ -82,15 +99,24 @@ export class SnapshotStore {
     return this.policies.get(streamType);
   }
 
-  /** The newest snapshot of the stream at or below `toVersion` taken with the policy's version, if any. */
-  async newest<S>(em: EntityManager, policy: SnapshotPolicy<S>, streamId: string, toVersion = 2_147_483_647): Promise<Snapshot<S> | undefined> {
-    const [row] = await query<{ stream_version: number; state: unknown }>(em, NEWEST_SQL, [streamId, policy.version, policy.streamType, toVersion]);
-    if (!row) return undefined;
+  /**
+   * The newest snapshot of the stream at or below `toVersion` taken with the policy's version, if
+   * any, and the stream's events after it up to `toVersion` (all of them without a snapshot);
+   * undefined when the snapshot found cannot be read (the caller then reads the whole stream).
+   */
+  async newestWithTail<S>(
+    em: EntityManager, upcasters: UpcasterRegistry, policy: SnapshotPolicy<S>, streamId: string, toVersion = 2_147_483_647,
+  ): Promise<{ snapshot: Snapshot<S> | undefined; tail: RecordedEvent[] } | undefined> {
+    const rows = await query<SnapshotOrEventRow>(em, NEWEST_AND_TAIL_SQL, [streamId, policy.version, policy.streamType, toVersion]);
+    const found = rows.find((row) => row.snapshot_at !== null);
+    const tail = rows.filter((row) => row.snapshot_at === null).map((row) => toRecordedEvent(row, upcasters));
+    if (!found) return { snapshot: undefined, tail };
     try {
-      return { version: row.stream_version, state: policy.deserialise ? policy.deserialise(row.state) : (row.state as S) };
+      const state = policy.deserialise ? policy.deserialise(found.snapshot_state) : (found.snapshot_state as S);
+      return { snapshot: { version: found.snapshot_at!, state }, tail };
     } catch (error) {
       // A snapshot that cannot be read is only a lost shortcut: the stream is folded from its start.
-      this.logger.warn('snapshot unreadable, folding the whole stream', { streamId, streamType: policy.streamType, version: row.stream_version, error: String(error) });
+      this.logger.warn('snapshot unreadable, folding the whole stream', { streamId, streamType: policy.streamType, version: found.snapshot_at, error: String(error) });
       return undefined;
     }
   }
