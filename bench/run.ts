@@ -7,6 +7,7 @@
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
  *   npm run bench -- --only=catchup,history
  *   npm run bench -- --only=postgraphile,emmett,paging   the peers' cells (and the raw limits beside them)
+ *   npm run bench -- --quick --only=snapshots   cold commands on long streams, with and without snapshots
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -23,6 +24,7 @@ import type { FamilyContext, FamilyResult, Scale } from './families/context.ts';
 import { logFamily } from './families/log.ts';
 import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
+import { snapshotsFamily } from './families/snapshots.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +50,7 @@ const FULL: Scale = {
   liveWarmupMs: 2_000,
   liveDurationMs: 8_000,
   idleSubscriptions: 10_000,
+  coldCommands: 300,
 };
 const QUICK: Scale = {
   concurrency: [1, 8, 32],
@@ -64,6 +67,7 @@ const QUICK: Scale = {
   liveWarmupMs: 500,
   liveDurationMs: 2_000,
   idleSubscriptions: 500,
+  coldCommands: 100,
 };
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
@@ -71,6 +75,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
   { name: 'log', parts: ['catchup', 'history', 'paging'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
+  { name: 'snapshots', parts: [], run: snapshotsFamily },
 ];
 
 async function main(): Promise<void> {

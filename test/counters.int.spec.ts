@@ -5,7 +5,7 @@ import { replayView } from '../src/eventStore/projections/projection.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
 import { type CounterCommand, counterDecider, type CounterEvent, CounterOutOfRangeError } from '../src/modules/counter/counter.ts';
 import { CounterRecord, counterView } from '../src/modules/counter/projection.ts';
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 
@@ -39,7 +39,7 @@ describe('counters projection', () => {
         if (!(error instanceof CounterOutOfRangeError)) throw error; // going below zero is part of the game
       });
     }
-    const stream = (await readStream(db.orm.em.fork(), counterId)) as RecordedEvent<CounterEvent>[];
+    const stream = (await readStream(db.orm.em.fork(), appUpcasters, counterId)) as RecordedEvent<CounterEvent>[];
     const row = await db.orm.em.fork().findOneOrFail(CounterRecord, counterId);
     expect({ ...row }).toEqual(replayView(counterView, stream));
     expect(row.version).toBe(stream.length);
@@ -58,7 +58,7 @@ describe('counters projection', () => {
     const counterId = 'small-counter';
     await run(increment(counterId, 2));
     await expect(run(decrement(counterId, 3))).rejects.toMatchObject({ constructor: CounterOutOfRangeError, code: 'COUNTER_BELOW_ZERO', value: 2 });
-    expect(await readStream(db.orm.em.fork(), counterId)).toHaveLength(1);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, counterId)).toHaveLength(1);
     expect(await db.orm.em.fork().findOneOrFail(CounterRecord, counterId)).toMatchObject({ value: 2, version: 1 });
   });
 });

@@ -12,7 +12,7 @@ import { compose } from '../src/app/composition.ts';
 import { modules } from '../src/app/modules.ts';
 
 const inlineProjections = compose(modules).projections;
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -32,7 +32,7 @@ const addItem = (cartId: string, sku: string, quantity = 1): CartCommand => ({
   now: now(),
 });
 
-const countEvents = async (streamId: string) => (await readStream(db.orm.em.fork(), streamId)).length;
+const countEvents = async (streamId: string) => (await readStream(db.orm.em.fork(), appUpcasters, streamId)).length;
 
 describe('appending', () => {
   it('many concurrent appends to one stream leave versions 1..N with no gap or duplicate, and losers get ConcurrencyError', async () => {
@@ -59,7 +59,7 @@ describe('appending', () => {
       expect(loss.reason).toBeInstanceOf(ConcurrencyError);
       expect(loss.reason).toMatchObject({ streamId, expectedVersion: 0, actualVersion: 1 });
     }
-    expect((await readStream(db.orm.em.fork(), streamId)).map((e) => e.version)).toEqual([1]);
+    expect((await readStream(db.orm.em.fork(), appUpcasters, streamId)).map((e) => e.version)).toEqual([1]);
   });
 
   it('concurrent commands without expectedVersion, from several processes, land on versions 1..N or give up with ConcurrencyError', async () => {
@@ -68,7 +68,7 @@ describe('appending', () => {
     // Every writer another API instance, with no stream queue or remembered state in common: only the version guard and retries decide.
     const writers = 25;
     const outcomes = await Promise.allSettled(Array.from({ length: writers }, (_, i) => run(apiInstance(db.orm), cartId, addItem(cartId, `SKU-${i}`))));
-    const events = await readStream(db.orm.em.fork(), cartId);
+    const events = await readStream(db.orm.em.fork(), appUpcasters, cartId);
     expect(events.map((e) => e.version)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
     const landed = outcomes.filter((o) => o.status === 'fulfilled').length;
     const added = events.filter((e) => e.type === 'CartItemAdded').map((e) => (e.data as { sku: string }).sku);
@@ -84,7 +84,7 @@ describe('appending', () => {
     await run(instance, cartId, openCart(cartId));
     const writers = 25;
     await Promise.all(Array.from({ length: writers }, (_, i) => run(instance, cartId, addItem(cartId, `SKU-${i}`))));
-    const events = await readStream(db.orm.em.fork(), cartId);
+    const events = await readStream(db.orm.em.fork(), appUpcasters, cartId);
     expect(events.map((e) => e.version)).toEqual(Array.from({ length: writers + 1 }, (_, i) => i + 1));
     // The queue lets go of a stream once its last command is done.
     expect(instance().streamLocks!.size).toBe(0);
@@ -115,7 +115,7 @@ describe('appending', () => {
     );
     expect(events.map((e) => e.version)).toEqual([1, 2, 3]);
     expect(new Set(events.map((e) => e.transactionId)).size).toBe(1);
-    expect((await readStream(db.orm.em.fork(), 'batch-1')).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect((await readStream(db.orm.em.fork(), appUpcasters, 'batch-1')).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 });
 
@@ -131,7 +131,7 @@ describe('remembered aggregate states (one cache per API instance)', () => {
     await runOn(b, cartId, addItem(cartId, 'B')); // a's remembered state is now one version behind
     const result = await runOn(a, cartId, addItem(cartId, 'C'));
     expect(result.version).toBe(4);
-    expect((await readStream(db.orm.em.fork(), cartId)).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    expect((await readStream(db.orm.em.fork(), appUpcasters, cartId)).map((e) => e.version)).toEqual([1, 2, 3, 4]);
     const row = await db.orm.em.fork().findOneOrFail(CartRecord, cartId);
     expect(row.lines.map((l) => l.sku)).toEqual(['A', 'B', 'C']);
   });
@@ -144,7 +144,7 @@ describe('remembered aggregate states (one cache per API instance)', () => {
     await expect(runOn(b, cartId, openCart(cartId))).rejects.toBeInstanceOf(CartAlreadyOpenedError);
     const fresh = instance();
     expect((await runOn(fresh, cartId, addItem(cartId, 'A'))).version).toBe(2);
-    expect((await readStream(db.orm.em.fork(), cartId)).map((e) => e.type)).toEqual(['CartOpened', 'CartItemAdded']);
+    expect((await readStream(db.orm.em.fork(), appUpcasters, cartId)).map((e) => e.type)).toEqual(['CartOpened', 'CartItemAdded']);
   });
 
   it('a refusal based on a stale state is checked against the database before it is reported', async () => {
@@ -191,7 +191,7 @@ describe('inline projections', () => {
         if (!(error instanceof ItemNotInCartError)) throw error; // removing what is not in the cart is part of the game
       });
     }
-    const stream = (await readStream(db.orm.em.fork(), cartId)) as RecordedEvent<CartEvent>[];
+    const stream = (await readStream(db.orm.em.fork(), appUpcasters, cartId)) as RecordedEvent<CartEvent>[];
     const row = await db.orm.em.fork().findOneOrFail(CartRecord, cartId);
     expect({ ...row }).toEqual(replayView(cartView, stream));
     expect(row.version).toBe(stream.length);
@@ -212,26 +212,26 @@ describe('reading', () => {
 
   it('the global log returns committed events in commit order, after a position', async () => {
     const em = db.orm.em.fork();
-    const start = (await readLog(em, { limit: 1_000_000 })).next;
+    const start = (await readLog(em, appUpcasters, { limit: 1_000_000 })).next;
     const written = [
       ...(await appendNumbered('reading-a', 0, 2)),
       ...(await appendNumbered('reading-b', 0, 3)),
       ...(await appendNumbered('reading-a', 2, 1)),
       ...(await appendNumbered('reading-c', 0, 2)),
     ];
-    const log = await readLog(em, { after: start, limit: 10_000 });
+    const log = await readLog(em, appUpcasters, { after: start, limit: 10_000 });
     expect(log.events.map((e) => e.id)).toEqual(written.map((e) => e.id));
     const keys = log.events.map((e) => [e.transactionId, e.globalPosition] as const);
     const sorted = [...keys].sort((a, b) => (a[0] === b[0] ? Number(a[1] - b[1]) : Number(a[0] - b[0])));
     expect(keys).toEqual(sorted);
     const middle = log.events[3]!;
-    const rest = await readLog(em, { after: { transactionId: middle.transactionId, globalPosition: middle.globalPosition }, limit: 10_000 });
+    const rest = await readLog(em, appUpcasters, { after: { transactionId: middle.transactionId, globalPosition: middle.globalPosition }, limit: 10_000 });
     expect(rest.events.map((e) => e.id)).toEqual(written.slice(4).map((e) => e.id));
   });
 
   it('a stream can be read as a slice of versions', async () => {
     await appendNumbered('sliced', 0, 4);
-    const slice = await readStream(db.orm.em.fork(), 'sliced', { fromVersion: 2, toVersion: 3 });
+    const slice = await readStream(db.orm.em.fork(), appUpcasters, 'sliced', { fromVersion: 2, toVersion: 3 });
     expect(slice.map((e) => [e.version, e.data])).toEqual([[2, { n: 2 }], [3, { n: 3 }]]);
   });
 });

@@ -1,3 +1,4 @@
+import { appUpcasters } from './support/commands.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../src/core/ids.ts';
 import type { RecordedEvent } from '../src/core/message.ts';
@@ -50,7 +51,7 @@ async function addItem(cartId: string, sku?: string, quantity?: number): Promise
 
 /** The log after `after`, in the order history reports it, straight from the database. */
 async function history(after?: string): Promise<RecordedEvent[]> {
-  return (await readLog(orm.em.fork(), { after: after ? decodePosition(after) : LOG_START, limit: 100_000 })).events;
+  return (await readLog(orm.em.fork(), appUpcasters, { after: after ? decodePosition(after) : LOG_START, limit: 100_000 })).events;
 }
 
 const eventsOf = (messages: { events: FeedEvent }[]) => messages.map((m) => m.events);

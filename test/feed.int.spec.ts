@@ -1,3 +1,4 @@
+import { appUpcasters } from './support/commands.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { RecordedEvent } from '../src/core/message.ts';
@@ -30,7 +31,7 @@ afterAll(async () => {
 async function startFeed(options: Partial<FeedOptions> = {}): Promise<LogFeed> {
   // No recent events in memory: these specs exercise the database catch-up path (the e2e specs run
   // with the server's default, where a subscriber shortly behind catches up from memory).
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, recentEvents: 0, ...options });
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, upcasters: appUpcasters, recentEvents: 0, ...options });
   feeds.push(feed);
   await feed.start();
   return feed;
@@ -82,7 +83,7 @@ async function caughtUp(feed: LogFeed, event: RecordedEvent): Promise<void> {
 }
 
 async function wholeLog(filter?: LogFilter): Promise<RecordedEvent[]> {
-  return (await readLog(orm.em.fork(), { limit: 1_000_000, ...(filter ? { filter } : {}) })).events;
+  return (await readLog(orm.em.fork(), appUpcasters, { limit: 1_000_000, ...(filter ? { filter } : {}) })).events;
 }
 
 /** The filter semantics, written out independently of the code under test. */
@@ -122,7 +123,7 @@ describe('the log feed', () => {
 
       // …then nothing at or after the open transaction is handed out yet: reading past it would skip it for ever.
       expect(feed.position).toEqual(start);
-      expect((await readLog(orm.em.fork(), { after: start, limit: 100 })).events).toEqual([]);
+      expect((await readLog(orm.em.fork(), appUpcasters, { after: start, limit: 100 })).events).toEqual([]);
       const lag = await feed.lag();
       expect(lag.eventsHeldBack).toBe(2);
       expect(lag.oldestOpenTransaction).not.toBeNull();
@@ -139,7 +140,7 @@ describe('the log feed', () => {
     expect(ids(await take(live, 3))).toEqual(expected);
     const replay = feed.subscribe({ after: start });
     expect(ids(await take(replay, 3))).toEqual(expected);
-    expect(ids((await readLog(orm.em.fork(), { after: start, limit: 100 })).events)).toEqual(expected);
+    expect(ids((await readLog(orm.em.fork(), appUpcasters, { after: start, limit: 100 })).events)).toEqual(expected);
     live.end();
     replay.end();
   });
@@ -161,7 +162,7 @@ describe('the log feed', () => {
     const subscription = feed.subscribe({ after: from });
     const received = await take(subscription, 120);
     await Promise.all(writers);
-    const log = (await readLog(orm.em.fork(), { after: from, limit: 1000 })).events;
+    const log = (await readLog(orm.em.fork(), appUpcasters, { after: from, limit: 1000 })).events;
     expect(ids(received)).toEqual(ids(log));
     expect(new Set(ids(received)).size).toBe(120);
     for (let writer = 0; writer < 6; writer++) {
@@ -183,7 +184,7 @@ describe('the log feed', () => {
         return page;
       }
     }
-    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger });
+    const feed = new SlowReadFeed({ em: orm.em.fork(), databaseUrl, logger: silentLogger, upcasters: appUpcasters });
     feeds.push(feed);
     await feed.start();
     const from = feed.position;
@@ -216,7 +217,7 @@ describe('the log feed', () => {
     })();
     const received = await take(subscription, 150);
     await more;
-    const log = (await readLog(orm.em.fork(), { after: start, limit: 1000 })).events;
+    const log = (await readLog(orm.em.fork(), appUpcasters, { after: start, limit: 1000 })).events;
     expect(log).toHaveLength(150);
     expect(ids(received)).toEqual(ids(log));
     subscription.end();
@@ -240,7 +241,7 @@ describe('the log feed', () => {
       return append('filter-cart-1', ['ItemAdded', 'CheckedOut'], 'Cart');
     };
     await caughtUp(feed, (await writes()).at(-1)!);
-    const log = (await readLog(orm.em.fork(), { after: start, limit: 100 })).events;
+    const log = (await readLog(orm.em.fork(), appUpcasters, { after: start, limit: 100 })).events;
     const expected = [
       log.filter((e) => e.streamId === 'filter-cart-1'),
       log.filter((e) => e.streamType === 'Order'),
@@ -261,7 +262,7 @@ describe('the log feed', () => {
       const [streamId, type, streamType] = sentinels[index]!;
       const [sentinel] = await append(streamId, [type], streamType);
       await caughtUp(feed, sentinel!);
-      const want = (await readLog(orm.em.fork(), { after: start, limit: 100 })).events.filter((e) => wanted(filter, e));
+      const want = (await readLog(orm.em.fork(), appUpcasters, { after: start, limit: 100 })).events.filter((e) => wanted(filter, e));
       expect(want.at(-1)!.id).toBe(sentinel!.id);
       expect(ids(await take(live[index]!, want.length))).toEqual(ids(want));
       const replay = feed.subscribe({ after: start, filter });

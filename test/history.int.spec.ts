@@ -7,7 +7,7 @@ import { query } from '../src/db/sql.ts';
 import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readHistory } from '../src/eventStore/log/read.ts';
 import type { GraphQLContext } from '../src/graphql/context.ts';
-import { testAdmin } from './support/commands.ts';
+import { testAdmin, appUpcasters } from './support/commands.ts';
 import { schema } from '../src/app/schema.ts';
 import { openTestOrm } from './support/database.ts';
 
@@ -134,7 +134,7 @@ type Page = {
 };
 
 async function page(variables: Record<string, unknown>): Promise<Page> {
-  const contextValue = { em: db.orm.em.fork(), identity: testAdmin } as unknown as GraphQLContext;
+  const contextValue = { em: db.orm.em.fork(), identity: testAdmin, upcasters: appUpcasters } as unknown as GraphQLContext;
   const result = await graphql({ schema, source: PAGE, variableValues: variables, contextValue });
   expect(result.errors).toBeUndefined();
   return (result.data as { events: Page }).events;
@@ -225,7 +225,7 @@ describe('walking the history', () => {
   });
 
   it('a cursor that was not handed out is refused with a validation error', async () => {
-    const contextValue = { em: db.orm.em.fork(), identity: testAdmin } as unknown as GraphQLContext;
+    const contextValue = { em: db.orm.em.fork(), identity: testAdmin, upcasters: appUpcasters } as unknown as GraphQLContext;
     const result = await graphql({ schema, source: PAGE, variableValues: { first: 5, after: 'not-a-position' }, contextValue });
     expect(result.errors?.[0]?.originalError?.name).toBe('ValidationError');
   });
@@ -265,14 +265,14 @@ describe('events of transactions still running', () => {
       await own.orm.em.fork().transactional((tx) =>
         appendToStream(tx, { streamId: 'late-fast', streamType: 'Late', expectedVersion: 0, recordedAt: new Date(), events: [event()] }),
       );
-      const whileRunning = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
+      const whileRunning = await readHistory(em, appUpcasters, { direction: 'forward', after: last, limit: 10 });
       expect(whileRunning).toEqual([]);
     } finally {
       // Even when an assertion failed: an open transaction would hold the database past afterAll.
       release();
       await slow;
     }
-    const afterwards = await readHistory(em, { direction: 'forward', after: last, limit: 10 });
+    const afterwards = await readHistory(em, appUpcasters, { direction: 'forward', after: last, limit: 10 });
     expect(afterwards.map((e) => e.streamId)).toEqual(['late-slow', 'late-fast']);
   });
 });

@@ -6,7 +6,7 @@ import { idFromCommandId } from '../src/eventStore/commands/idempotency.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
 import { CartRecord } from '../src/modules/cart/projection.ts';
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -42,7 +42,7 @@ describe('replaying a command with the same id', () => {
     expect(again.events.map((e) => [e.id, e.position, e.version])).toEqual(first.events.map((e) => [e.id, e.position, e.version]));
     expect(again.version).toBe(first.version);
     expect(again.state).toEqual(first.state);
-    expect(await readStream(db.orm.em.fork(), 'idem-1')).toHaveLength(2);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'idem-1')).toHaveLength(2);
     expect(await quantityInCart('idem-1')).toBe(2);
   });
 
@@ -54,7 +54,7 @@ describe('replaying a command with the same id', () => {
     expect(again.events.map((e) => e.id)).toEqual(first.events.map((e) => e.id));
     expect(again.version).toBe(2);
     expect(again.state).toEqual(first.state);
-    expect(await readStream(db.orm.em.fork(), 'idem-2')).toHaveLength(3);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'idem-2')).toHaveLength(3);
   });
 
   it('with different content is refused as a reused command id, and appends nothing', async () => {
@@ -66,8 +66,8 @@ describe('replaying a command with the same id', () => {
     });
     await run('idem-3b', open('idem-3b'));
     await expect(run('idem-3b', add('idem-3b', 2), { commandId: 'add-coffee-3' })).rejects.toBeInstanceOf(CommandIdReusedError);
-    expect(await readStream(db.orm.em.fork(), 'idem-3')).toHaveLength(2);
-    expect(await readStream(db.orm.em.fork(), 'idem-3b')).toHaveLength(1);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'idem-3')).toHaveLength(2);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'idem-3b')).toHaveLength(1);
   });
 
   it('that failed the first time runs again: only commands that appended are remembered', async () => {
@@ -86,7 +86,7 @@ describe('concurrent replays of one command id', () => {
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
     const eventIds = results.map((result) => result.events.map((e) => e.id).join());
     expect(new Set(eventIds).size).toBe(1);
-    expect(await readStream(db.orm.em.fork(), 'race-1')).toHaveLength(2);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'race-1')).toHaveLength(2);
     expect(await quantityInCart('race-1')).toBe(2);
   });
 
@@ -94,7 +94,7 @@ describe('concurrent replays of one command id', () => {
     await run('race-2', open('race-2'));
     const results = await Promise.all(Array.from({ length: 12 }, () => run('race-2', add('race-2'), { commandId: 'race-add-2', expectedVersion: 1 })));
     expect(new Set(results.map((result) => result.events[0]!.id)).size).toBe(1);
-    expect(await readStream(db.orm.em.fork(), 'race-2')).toHaveLength(2);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'race-2')).toHaveLength(2);
   });
 
   it('append once when they queue on the in-process stream lock', async () => {
@@ -102,7 +102,7 @@ describe('concurrent replays of one command id', () => {
     const instance = apiInstance(db.orm, { retries: 10, metadata });
     const results = await Promise.all(Array.from({ length: 8 }, () => handleCommand(instance(), cartDecider, 'race-3', add('race-3'), { commandId: 'race-add-3' })));
     expect(new Set(results.map((result) => result.events[0]!.id)).size).toBe(1);
-    expect(await readStream(db.orm.em.fork(), 'race-3')).toHaveLength(2);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'race-3')).toHaveLength(2);
   });
 
   it('with different content on different streams: one runs, the others are refused and append nothing', async () => {
@@ -113,7 +113,7 @@ describe('concurrent replays of one command id', () => {
     expect(succeeded).toHaveLength(1);
     expect(refused).toHaveLength(carts.length - 1);
     for (const outcome of refused) expect(outcome.reason).toBeInstanceOf(CommandIdReusedError);
-    const opened = await Promise.all(carts.map(async (cartId) => (await readStream(db.orm.em.fork(), cartId)).length));
+    const opened = await Promise.all(carts.map(async (cartId) => (await readStream(db.orm.em.fork(), appUpcasters, cartId)).length));
     expect(opened.reduce((sum, count) => sum + count, 0)).toBe(1);
   });
 });
@@ -129,18 +129,17 @@ describe('event metadata', () => {
       schemaVersion: 1,
       readers: [`sub:${result.state.status === 'Open' ? result.state.customerId : ''}`, 'role:support'],
     });
-    const [stored] = await readStream(db.orm.em.fork(), 'meta-1');
+    const [stored] = await readStream(db.orm.em.fork(), appUpcasters, 'meta-1');
     expect(stored!.metadata).toEqual(result.events[0]!.metadata);
   });
 
   it('has a generated causation id when the client gives no command id, and the schema version the module declares', async () => {
-    const versioned = { ...cartDecider, schemaVersions: { CartItemAdded: 3 } };
-    await run('meta-2', open('meta-2'), {}, versioned);
-    const added = await run('meta-2', add('meta-2'), {}, versioned);
-    const [opened] = await readStream(db.orm.em.fork(), 'meta-2');
+    await run('meta-2', open('meta-2'));
+    const added = await run('meta-2', add('meta-2'));
+    const [opened] = await readStream(db.orm.em.fork(), appUpcasters, 'meta-2');
     expect(isUuid(String(opened!.metadata.causationId))).toBe(true);
     expect(opened!.metadata.schemaVersion).toBe(1);
-    expect(added.events[0]!.metadata.schemaVersion).toBe(3);
+    expect(added.events[0]!.metadata.schemaVersion).toBe(cartDecider.schemaVersions.CartItemAdded);
   });
 });
 

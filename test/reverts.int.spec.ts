@@ -10,7 +10,7 @@ import { type CartCommand, cartDecider, type CartEvent } from '../src/modules/ca
 import { CartRecord, type CartView, cartView } from '../src/modules/cart/projection.ts';
 import { type UserCommand, userDecider } from '../src/modules/user/user.ts';
 import { UserRecord, userView } from '../src/modules/user/projection.ts';
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -45,7 +45,7 @@ async function liveRow(cartId: string): Promise<CartView | null> {
   return row ? ({ ...row } as CartView) : null;
 }
 
-const streamOf = async (streamId: string) => (await readStream(db.orm.em.fork(), streamId)) as RecordedEvent<CartEvent>[];
+const streamOf = async (streamId: string) => (await readStream(db.orm.em.fork(), appUpcasters, streamId)) as RecordedEvent<CartEvent>[];
 
 describe('reverting a cart through the command handler', () => {
   const cartId = 'revert-cart-1';
@@ -56,7 +56,7 @@ describe('reverting a cart through the command handler', () => {
   });
 
   it('appends one Reverted event with the actor and correlation, and the cart is as it was at that version', async () => {
-    const atTwo = await viewAsOf(db.orm.em.fork(), cartView, cartId, { version: 2 });
+    const atTwo = await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version: 2 });
     const result = await handleCommand(api(), cartDecider, cartId, revert(2), { expectedVersion: 4 });
     expect(result).toMatchObject({ version: 5, replayed: false, state: foldHistory(cartDecider, (await streamOf(cartId)).slice(0, 2)) });
     expect(result.events).toHaveLength(1);
@@ -85,7 +85,7 @@ describe('reverting a cart through the command handler', () => {
   });
 
   it('a nested revert (to the version of the revert) lands where that revert did', async () => {
-    const atFive = await viewAsOf(db.orm.em.fork(), cartView, cartId, { version: 5 });
+    const atFive = await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version: 5 });
     const result = await handleCommand(apiProcess()(), cartDecider, cartId, revert(5, 'BEANS were a mistake too'), { expectedVersion: 6 });
     expect(result.version).toBe(7);
     expect(await liveRow(cartId)).toEqual({ ...atFive, version: 7, updatedAt: result.events[0]!.recordedAt });
@@ -96,9 +96,9 @@ describe('reverting a cart through the command handler', () => {
     const events = await streamOf(cartId);
     expect(replayView(cartView, events)).toEqual(await liveRow(cartId));
     for (let version = 1; version <= events.length; version++) {
-      expect(await viewAsOf(db.orm.em.fork(), cartView, cartId, { version }), `version ${version}`).toEqual(replayView(cartView, events.slice(0, version)));
+      expect(await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version }), `version ${version}`).toEqual(replayView(cartView, events.slice(0, version)));
     }
-    expect(await viewAsOf(db.orm.em.fork(), cartView, cartId, { version: 4 })).toMatchObject({ itemCount: 7 });
+    expect(await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version: 4 })).toMatchObject({ itemCount: 7 });
   });
 });
 
@@ -185,7 +185,7 @@ describe('reverting a user', () => {
     expect(result.state).toMatchObject({ status: 'Active', name: 'Ada L.' });
     const row = await db.orm.em.fork().findOne(UserRecord, userId);
     expect(row).toMatchObject({ name: 'Ada L.', version: 4 });
-    expect({ ...row }).toEqual(replayView(userView, (await readStream(db.orm.em.fork(), userId)) as never));
+    expect({ ...row }).toEqual(replayView(userView, (await readStream(db.orm.em.fork(), appUpcasters, userId)) as never));
     const copy: UserCommand = { type: 'RegisterUser', data: { userId: 'revert-user-2', email: 'ada@example.com', name: 'Copy' }, now: now() };
     await expect(handleCommand(api(), userDecider, 'revert-user-2', copy)).rejects.toMatchObject({ code: 'EMAIL_ALREADY_REGISTERED' });
   });

@@ -9,7 +9,7 @@ import { modules } from '../src/app/modules.ts';
 import { CommitNotifier } from '../src/eventStore/feed/commitNotifier.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
 import { CartRecord } from '../src/modules/cart/projection.ts';
-import { testAdmin } from './support/commands.ts';
+import { testAdmin, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -32,6 +32,7 @@ const processWith = (stateCacheMaxBytes: number) => {
     ids: uuidv7Generator,
     projections: compose(modules).projections,
     policies: compose(modules).policies,
+    upcasters: compose(modules).upcasters,
     retries: 5,
     notifier: new CommitNotifier({ em: db.orm.em, logger: silentLogger }),
     stateCacheMaxBytes,
@@ -48,7 +49,7 @@ describe('remembered states under a byte budget', () => {
     const versions: number[] = [];
     for (let i = 0; i < 40; i++) versions.push((await run('growing', addItem('growing', `SKU-${i}`))).version);
     expect(versions).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
-    expect((await readStream(db.orm.em.fork(), 'growing')).length).toBe(41);
+    expect((await readStream(db.orm.em.fork(), appUpcasters, 'growing')).length).toBe(41);
     const row = await db.orm.em.fork().findOneOrFail(CartRecord, 'growing');
     expect(row.lines).toHaveLength(40);
   });

@@ -5,7 +5,7 @@ import { readStream } from '../src/eventStore/log/read.ts';
 import { viewAsOf } from '../src/eventStore/projections/timeTravel.ts';
 import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
 import { CartRecord, type CartView, cartView } from '../src/modules/cart/projection.ts';
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
@@ -80,27 +80,27 @@ describe('a cart as of a version', () => {
   });
 
   it('equals the live projection as it stood right after that version, for every version of a long random history', async () => {
-    const events = await readStream(db.orm.em.fork(), cartId);
+    const events = await readStream(db.orm.em.fork(), appUpcasters, cartId);
     expect(events.length).toBe(captured.length - 1);
     expect(events.length).toBeGreaterThan(200);
     expect(events.some((event) => event.type === 'CartItemRemoved')).toBe(true);
     const em = db.orm.em.fork();
     for (let version = 1; version < captured.length; version++) {
-      const asOf = await viewAsOf(em, cartView, cartId, { version });
+      const asOf = await viewAsOf(em, appUpcasters, cartView, cartId, { version });
       expect(asOf, `version ${version}`).toEqual(captured[version]);
     }
   });
 
   it('is null before the first event', async () => {
-    expect(await viewAsOf(db.orm.em.fork(), cartView, cartId, { version: 0 })).toBeNull();
+    expect(await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version: 0 })).toBeNull();
   });
 
   it('refuses a version the cart has not reached', async () => {
-    await expect(viewAsOf(db.orm.em.fork(), cartView, cartId, { version: captured.length })).rejects.toBeInstanceOf(ValidationError);
+    await expect(viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { version: captured.length })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('is null for a stream that is not a cart', async () => {
-    expect(await viewAsOf(db.orm.em.fork(), { ...cartView, streamType: 'NotACart' }, cartId, { version: 1 })).toBeNull();
+    expect(await viewAsOf(db.orm.em.fork(), appUpcasters, { ...cartView, streamType: 'NotACart' }, cartId, { version: 1 })).toBeNull();
   });
 });
 
@@ -116,17 +116,17 @@ describe('a cart as of a time', () => {
     const em = db.orm.em.fork();
     for (let version = 1; version < captured.length; version++) {
       const between = new Date(recordedAtVersion(version).getTime() + 500);
-      expect(await viewAsOf(em, cartView, cartId, { time: between }), `half a second after version ${version}`).toEqual(captured[version]);
+      expect(await viewAsOf(em, appUpcasters, cartView, cartId, { time: between }), `half a second after version ${version}`).toEqual(captured[version]);
     }
   });
 
   it('at the exact instant of an event includes that event', async () => {
-    expect(await viewAsOf(db.orm.em.fork(), cartView, cartId, { time: recordedAtVersion(5) })).toEqual(captured[5]);
+    expect(await viewAsOf(db.orm.em.fork(), appUpcasters, cartView, cartId, { time: recordedAtVersion(5) })).toEqual(captured[5]);
   });
 
   it('before the cart was opened is null, and after its last event is its current state', async () => {
     const em = db.orm.em.fork();
-    expect(await viewAsOf(em, cartView, cartId, { time: new Date(base) })).toBeNull();
-    expect(await viewAsOf(em, cartView, cartId, { time: new Date(base + 10_000_000) })).toEqual(await liveRow(cartId));
+    expect(await viewAsOf(em, appUpcasters, cartView, cartId, { time: new Date(base) })).toBeNull();
+    expect(await viewAsOf(em, appUpcasters, cartView, cartId, { time: new Date(base + 10_000_000) })).toEqual(await liveRow(cartId));
   });
 });

@@ -6,7 +6,7 @@ import { replayView } from '../src/eventStore/projections/projection.ts';
 import { readStream } from '../src/eventStore/log/read.ts';
 import { UserRecord, userView } from '../src/modules/user/projection.ts';
 import { EmailAlreadyRegisteredError, type UserCommand, userDecider, type UserEvent } from '../src/modules/user/user.ts';
-import { apiInstance } from './support/commands.ts';
+import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 
 
@@ -42,7 +42,7 @@ describe('unique email', () => {
     const users = await db.orm.em.fork().find(UserRecord, { email });
     expect(users.map((user) => user.id)).toEqual(winners);
     for (const loser of contenders.filter((id) => !winners.includes(id))) {
-      expect(await readStream(db.orm.em.fork(), loser)).toEqual([]);
+      expect(await readStream(db.orm.em.fork(), appUpcasters, loser)).toEqual([]);
     }
   });
 
@@ -52,7 +52,7 @@ describe('unique email', () => {
       constructor: EmailAlreadyRegisteredError,
       email: 'grace@example.com',
     });
-    expect(await readStream(db.orm.em.fork(), 'grace-2')).toEqual([]);
+    expect(await readStream(db.orm.em.fork(), appUpcasters, 'grace-2')).toEqual([]);
   });
 
   it('a deactivated user keeps its email reserved', async () => {
@@ -76,10 +76,10 @@ describe('users projection', () => {
     await run(userId, register(userId, 'folded@example.com', 'First'));
     for (const name of ['Second', 'Third', 'Fourth']) await run(userId, { type: 'RenameUser', data: { userId, name }, now: new Date() });
     const beforeDeactivation = await db.orm.em.fork().findOneOrFail(UserRecord, userId);
-    expect({ ...beforeDeactivation }).toEqual(replayView(userView, (await readStream(db.orm.em.fork(), userId)) as RecordedEvent<UserEvent>[]));
+    expect({ ...beforeDeactivation }).toEqual(replayView(userView, (await readStream(db.orm.em.fork(), appUpcasters, userId)) as RecordedEvent<UserEvent>[]));
 
     await run(userId, { type: 'DeactivateUser', data: { userId }, now: new Date() });
-    const stream = (await readStream(db.orm.em.fork(), userId)) as RecordedEvent<UserEvent>[];
+    const stream = (await readStream(db.orm.em.fork(), appUpcasters, userId)) as RecordedEvent<UserEvent>[];
     const row = await db.orm.em.fork().findOneOrFail(UserRecord, userId);
     expect({ ...row }).toEqual(replayView(userView, stream));
     expect(row).toMatchObject({ name: 'Fourth', status: 'DEACTIVATED', version: 5 });

@@ -20,6 +20,8 @@ export type Scale = {
   liveWarmupMs: number;
   liveDurationMs: number;
   idleSubscriptions: number;
+  /** Timed cold commands per stream kind and run (workload 8). */
+  coldCommands: number;
 };
 
 export type FamilyContext = {

@@ -7,9 +7,10 @@ import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import type { Identity } from '../../src/core/identity.ts';
 import { compose } from '../../src/app/composition.ts';
+import type { SnapshotStore } from '../../src/eventStore/snapshots/snapshots.ts';
 import { modules } from '../../src/app/modules.ts';
 
-const { projections: inlineProjections, policies } = compose(modules);
+const { projections: inlineProjections, policies, upcasters } = compose(modules);
 /** The library benchmark acts as an administrator, so the policies allow every command. */
 const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['admin'] };
 
@@ -20,8 +21,20 @@ const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['ad
  * coalesced NOTIFY so log followers in other processes (the API's feed) wake at once; this process
  * has no feed of its own to wake.
  */
-export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string } = {}): () => CommandEnvironment {
+export function commandEnvironments(
+  orm: Orm,
+  options: { retries?: number; client?: string; stateCacheMaxBytes?: number; snapshots?: SnapshotStore } = {},
+): () => CommandEnvironment {
   const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
-  const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, policies, retries: options.retries ?? 5, notifier });
+  const environmentFor = processEnvironments({
+    ids: uuidv7Generator,
+    projections: inlineProjections,
+    policies,
+    upcasters,
+    retries: options.retries ?? 5,
+    notifier,
+    ...(options.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: options.stateCacheMaxBytes } : {}),
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+  });
   return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'bench', client: options.client ?? 'bench' }, benchIdentity);
 }

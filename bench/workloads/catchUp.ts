@@ -5,6 +5,8 @@ import { LogFeed } from '../../src/eventStore/feed/feed.ts';
 import { comparePositions, LOG_START, type LogPosition } from '../../src/eventStore/log/position.ts';
 import { EVENT_COLUMNS } from '../../src/eventStore/log/recorded.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { compose } from '../../src/app/composition.ts';
+import { modules } from '../../src/app/modules.ts';
 import { startLoadProcess } from '../lib/child.ts';
 import { withClient } from '../lib/db.ts';
 import { round, sleep } from '../lib/stats.ts';
@@ -57,7 +59,7 @@ async function startWriters(url: string, writers: number, prefix: string) {
  */
 export async function catchUpCell(url: string, orm: Orm, writers: number, prefix: string): Promise<CatchUpResult> {
   const preloadHead = await logHead(url);
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: url, logger: silentLogger });
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: url, logger: silentLogger, upcasters: compose(modules).upcasters });
   await feed.start();
   let seen = new Uint8Array(Number(preloadHead.globalPosition) + 100_000);
   let delivered = 0;

@@ -136,8 +136,9 @@ export async function rawHistoryCell(url: string, queries: HistoryQuery[]): Prom
 /** The same pages through the library's readLog, for when the API has no history query yet. */
 export async function libraryHistoryCell(orm: import('../../src/db/orm.ts').Orm, queries: HistoryQuery[]): Promise<LatencySummary> {
   const { readLog } = await import('../../src/eventStore/log/read.ts');
+  const { upcasters } = (await import('../../src/app/composition.ts')).compose((await import('../../src/app/modules.ts')).modules);
   const run = (q: HistoryQuery) =>
-    readLog(orm.em.fork(), { after: { transactionId: BigInt(q.after.transactionId), globalPosition: BigInt(q.after.globalPosition) }, limit: 100, ...(q.filter ? { filter: q.filter } : {}) });
+    readLog(orm.em.fork(), upcasters, { after: { transactionId: BigInt(q.after.transactionId), globalPosition: BigInt(q.after.globalPosition) }, limit: 100, ...(q.filter ? { filter: q.filter } : {}) });
   const samples = new Samples();
   for (const q of queries.slice(0, 20)) await run(q);
   for (const q of queries) {

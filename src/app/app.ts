@@ -7,6 +7,7 @@ import { migrate, openOrm, type Orm } from '../db/orm.ts';
 import { commandEnvironments } from '../eventStore/commands/commandEnvironment.ts';
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { LogFeed } from '../eventStore/feed/feed.ts';
+import { SnapshotStore } from '../eventStore/snapshots/snapshots.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
@@ -79,7 +80,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     throw error;
   }
 
-  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger });
+  const { upcasters } = composition;
+  const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger, upcasters });
+  const snapshots = new SnapshotStore({ policies: composition.snapshots, logger });
   const notifier = new CommitNotifier({ em: orm.em, feed, logger });
   const metrics = createMetrics(feed);
   const operationMetrics = new OperationMetrics(metrics.operations);
@@ -87,6 +90,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     ids,
     projections: composition.projections,
     policies: composition.policies,
+    upcasters,
+    snapshots,
     retries: config.commandRetries,
     notifier,
     ...(config.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: config.stateCacheMaxBytes } : {}),
@@ -98,7 +103,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs, ...(options.graphiqlToken ? { token: options.graphiqlToken } : {}) } : false,
-    makeContext: contextFactory({ orm, clock, ids, logger, feed, correlation, authenticator, environmentFor }),
+    makeContext: contextFactory({ orm, clock, ids, logger, feed, upcasters, correlation, authenticator, environmentFor }),
     maskError,
     alreadyHandled,
     maxRequestBytes: limits.requestBytes,
@@ -141,6 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
         await httpClosed;
         // A NOTIFY still on its way holds a pooled connection: let it finish before the pool closes.
         await notifier.settled();
+        await snapshots.settled();
         await orm.close();
       })()),
   };

@@ -3,6 +3,8 @@ import type { OrmSchema } from '../db/orm.ts';
 import type { Policy } from '../core/policy.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import { eventStoreEntities, eventStoreMigrations } from '../eventStore/storage.ts';
+import { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
+import { type SnapshotPolicy, snapshotPolicies } from '../eventStore/snapshots/snapshots.ts';
 import { buildSchema } from '../graphql/schema.ts';
 import type { GraphiqlTab, ModuleDefinition } from '../modules/moduleDefinition.ts';
 
@@ -15,6 +17,10 @@ export type Composition = {
   readonly policies: ReadonlyMap<string, Policy<any, any>>;
   readonly schema: GraphQLSchema;
   readonly graphiqlTabs: readonly GraphiqlTab[];
+  /** Every event type's current version and upcasters, for every reader of the log. */
+  readonly upcasters: UpcasterRegistry;
+  /** The deciders that keep snapshots, by stream type. */
+  readonly snapshots: ReadonlyMap<string, SnapshotPolicy>;
 };
 
 export function compose(modules: readonly ModuleDefinition[]): Composition {
@@ -27,8 +33,17 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
   for (const decider of modules.flatMap((m) => m.deciders)) {
     if (!policies.has(decider.streamType)) throw new Error(`${decider.streamType} has no policy: every aggregate needs one in its module`);
   }
+  const deciders = modules.flatMap((m) => m.deciders);
+  const eventTypes = deciders.flatMap((decider) =>
+    Object.entries(decider.schemaVersions as Record<string, number>).map(([eventType, currentVersion]) => ({ streamType: decider.streamType, eventType, currentVersion })),
+  );
+  // Checked here, at start: a missing or misplaced upcaster must stop the app, not fail a read later.
+  const upcasters = new UpcasterRegistry(eventTypes, modules.flatMap((m) => m.upcasters ?? []));
+  const snapshots = snapshotPolicies(modules.flatMap((m) => m.snapshots ?? []), new Set(deciders.map((d) => d.streamType)));
   let schema: GraphQLSchema | undefined;
   return {
+    upcasters,
+    snapshots,
     modules,
     policies,
     orm: {

@@ -12,8 +12,12 @@ export type Decider<C extends Command, E extends Event, S> = {
   readonly initialState: () => S;
   readonly evolve: (state: S, event: E) => S;
   readonly decide: (command: C, state: S) => readonly E[] | DomainError;
-  /** Payload schema version of each event type, stored in its metadata; types not listed are version 1. */
-  readonly schemaVersions?: { readonly [Type in E['type']]?: number };
+  /**
+   * Every event type the decider writes, with the version of its payload schema (from 1), stored in
+   * each event's metadata. A changed payload gets the next version and an upcaster from the one
+   * before (see ModuleDefinition.upcasters), so events already in the log are read in the new shape.
+   */
+  readonly schemaVersions: { readonly [Type in E['type']]: number };
   /**
    * Whether an administrator may revert the aggregate from `current` to `target` (its state at an
    * earlier version): undefined allows it, a DomainError says why not (e.g. a checked-out cart's

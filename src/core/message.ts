@@ -26,8 +26,10 @@ export type EventMetadata = {
   readonly commandName?: string;
   readonly actor?: string;
   readonly client?: string;
-  /** Version of the event type's payload schema, for upcasting later. */
+  /** Version of the event type's payload schema; once read, that of the payload as handed on (see UpcasterRegistry). */
   readonly schemaVersion?: number;
+  /** Set on reading when the event was upcast: the version it is stored in. Never written. */
+  readonly storedSchemaVersion?: number;
   /** Who could read the stream after this event (its policy's readers): how live feeds filter without a lookup. */
   readonly readers?: readonly string[];
   readonly [key: string]: unknown;

@@ -105,7 +105,7 @@ export function commandMutation<I extends CommandInputShape, C extends Command, 
         // After a fresh run the append registered the row with this request's EntityManager, so the
         // read costs nothing; a replayed command id answers with the row as its first run left it.
         const row = result.replayed
-          ? await viewAsOf(ctx.em, view, streamId, { version: result.version })
+          ? await viewAsOf(ctx.em, ctx.upcasters, view, streamId, { version: result.version })
           : ((await ctx.em.findOne(view.entity, streamId as never)) as V | null);
         if (!row) throw new Error(`${decider.streamType} ${streamId} has events but no projection row`);
         return { view: row, events: result.events, position: result.events.at(-1)!.position };

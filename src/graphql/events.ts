@@ -26,7 +26,16 @@ export function registerEventTypes(builder: Builder): void {
       commandName: t.string({ nullable: true, description: 'The command that produced the event, e.g. "AddItemToCart".', resolve: (m) => m.commandName ?? null }),
       actor: t.string({ nullable: true, description: 'Who issued the command ("anonymous" until authentication exists).', resolve: (m) => m.actor ?? null }),
       client: t.string({ nullable: true, description: 'The client that sent the command (its user agent).', resolve: (m) => m.client ?? null }),
-      schemaVersion: t.int({ nullable: true, description: "Version of the event type's payload schema.", resolve: (m) => m.schemaVersion ?? null }),
+      schemaVersion: t.int({
+        nullable: true,
+        description: "Version of the event type's payload schema that `data` and the typed fields are in: always the type's current version (see Query.eventTypes).",
+        resolve: (m) => m.schemaVersion ?? null,
+      }),
+      storedSchemaVersion: t.int({
+        nullable: true,
+        description: 'The older version the event was written with, when it was upcast to the current one on reading; null when it is stored as returned.',
+        resolve: (m) => (typeof m.storedSchemaVersion === 'number' ? m.storedSchemaVersion : null),
+      }),
     }),
   });
 
@@ -44,7 +53,11 @@ export function registerEventTypes(builder: Builder): void {
       version: t.exposeInt('version', { description: "1-based position of this event in its stream; the stream's version after it." }),
       type: t.exposeString('type', { description: 'The event type, e.g. "CartItemAdded".' }),
       recordedAt: t.field({ type: 'DateTime', description: 'When the command that caused it was handled.', resolve: (e) => e.recordedAt }),
-      data: t.field({ type: 'JSON', description: 'The payload exactly as stored.', resolve: (e) => e.data }),
+      data: t.field({
+        type: 'JSON',
+        description: "The payload, in the event type's current schema version: an event stored in an older one is upcast on reading (the log itself is never rewritten).",
+        resolve: (e) => e.data,
+      }),
       metadata: t.field({ type: EventMetadataRef, description: 'Who and what caused this event.', resolve: (e) => e.metadata }),
     }),
   });
@@ -93,7 +106,7 @@ function eventObjectType<E extends Event>(builder: Builder, name: string, option
     },
     id: { resolve: (event) => event.id },
     loadMany: async (ids, ctx) => {
-      const events = await readEventsById(ctx.em, ids.filter(isUuid));
+      const events = await readEventsById(ctx.em, ctx.upcasters, ids.filter(isUuid));
       const readable = await readableStreams(ctx.em, ctx.identity, events.map((event) => event.streamId));
       const found = new Map(events.filter((event) => readable.has(event.streamId)).map((event) => [event.id, event]));
       return ids.map((id) => {

@@ -4,6 +4,7 @@ import { ValidationError } from '../core/errors.ts';
 import { isUuid } from '../core/ids.ts';
 import type { RecordedEvent } from '../core/message.ts';
 import { decodePosition, type LogPosition } from '../eventStore/log/position.ts';
+import type { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
 import {
   matchesHistoryFilter,
   readEvent,
@@ -79,7 +80,7 @@ export function registerHistory(builder: Builder): void {
           return resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
             const bounds = { after: await optionalPosition(ctx.em, after, 'after'), before: await optionalPosition(ctx.em, before, 'before') };
             const readers = readersFilterFor(ctx.identity);
-            return readHistory(ctx.em, {
+            return readHistory(ctx.em, ctx.upcasters, {
               ...(readers !== undefined ? { readers } : {}),
               direction: inverted ? 'backward' : 'forward',
               limit,
@@ -103,7 +104,7 @@ export function registerHistory(builder: Builder): void {
       args: { id: t.arg.id({ description: 'The event id (a UUID), as Event.id gives it.' }) },
       resolve: async (_root, args, ctx) => {
         const id = String(args.id);
-        const event = isUuid(id) ? await readEvent(ctx.em, id) : undefined;
+        const event = isUuid(id) ? await readEvent(ctx.em, ctx.upcasters, id) : undefined;
         return event && (await mayReadStream(ctx.em, ctx.identity, event.streamId)) ? event : null;
       },
     }),
@@ -129,9 +130,9 @@ export function registerHistory(builder: Builder): void {
           },
           resolve: (stream, args, ctx) =>
             resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
-              const afterVersion = await versionAt(ctx.em, stream.streamId, after, 'after');
-              const beforeVersion = await versionAt(ctx.em, stream.streamId, before, 'before');
-              return readStreamPage(ctx.em, stream.streamId, {
+              const afterVersion = await versionAt(ctx.em, ctx.upcasters, stream.streamId, after, 'after');
+              const beforeVersion = await versionAt(ctx.em, ctx.upcasters, stream.streamId, before, 'before');
+              return readStreamPage(ctx.em, ctx.upcasters, stream.streamId, {
                 direction: inverted ? 'backward' : 'forward',
                 limit,
                 ...(afterVersion !== undefined ? { afterVersion } : {}),
@@ -181,9 +182,9 @@ function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, matches: (ev
 
 
 /** The stream version of the event at a cursor, which must belong to the stream. */
-async function versionAt(em: EntityManager, streamId: string, cursor: string | undefined, argument: string): Promise<number | undefined> {
+async function versionAt(em: EntityManager, upcasters: UpcasterRegistry, streamId: string, cursor: string | undefined, argument: string): Promise<number | undefined> {
   if (cursor === undefined) return undefined;
-  const event = await readEventAt(em, decodePosition(cursor, argument));
+  const event = await readEventAt(em, upcasters, decodePosition(cursor, argument));
   if (!event || event.streamId !== streamId) {
     throw new ValidationError(`${argument} is not the position of an event in stream ${streamId}`, [
       { path: argument, message: 'expected a cursor from this stream' },

@@ -112,7 +112,7 @@ export function readModelQuery<E extends Event, V extends Row>(
         const id = String(args.id);
         if (args.asOf == null) return visibleRow(ctx.em, view.entity, visibleTo, ctx.identity, id);
         // The past is the stream's: whoever may read the stream may see any version of it.
-        return (await mayReadStream(ctx.em, ctx.identity, id)) ? viewAsOf(ctx.em, view, id, toAsOf(args.asOf)) : null;
+        return (await mayReadStream(ctx.em, ctx.identity, id)) ? viewAsOf(ctx.em, ctx.upcasters, view, id, toAsOf(args.asOf)) : null;
       }) as never,
     }),
   );
@@ -203,7 +203,7 @@ async function* liveView<E extends Event, V extends Row>(
       if (!mayRead(ctx.identity, event.metadata.readers)) continue;
       if (current && event.version <= current.version) continue;
       // A revert goes back to an older row, which only the stream knows; everything else evolves in memory.
-      const next = isReverted(event) ? await viewAsOf(ctx.em, view, id, { version: event.version }) : view.evolve(current, event as RecordedEvent<E>);
+      const next = isReverted(event) ? await viewAsOf(ctx.em, ctx.upcasters, view, id, { version: event.version }) : view.evolve(current, event as RecordedEvent<E>);
       if (next === null || next === current) continue;
       current = next;
       yield current;

@@ -2,6 +2,7 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { type Builder, createBuilder } from './builder.ts';
 import { registerErrorTypes } from './errors.ts';
 import { registerEventTypes } from './events.ts';
+import { registerEventTypeCatalogue } from './eventTypes.ts';
 import { registerHistory } from './history.ts';
 import { registerRevert } from './revert.ts';
 import type { Decider } from '../core/decider.ts';
@@ -24,6 +25,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[], decid
   registerEventTypes(builder);
   registerHistory(builder);
   registerRevert(builder, deciders);
+  registerEventTypeCatalogue(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }

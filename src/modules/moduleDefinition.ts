@@ -2,6 +2,8 @@ import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import type { Decider } from '../core/decider.ts';
 import type { Policy } from '../core/policy.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
+import type { Upcaster } from '../eventStore/log/upcasters.ts';
+import type { SnapshotPolicy } from '../eventStore/snapshots/snapshots.ts';
 import type { GraphQLRegistration } from '../graphql/schema.ts';
 
 /** A ready-made operation GraphiQL opens a tab with. */
@@ -33,8 +35,12 @@ export type ModuleDefinition = {
   // nothing can be set that would silently do nothing.
   /** Checkpointed consumers of the log ("Processors"). */
   readonly processors?: never;
-  /** Event payload upcasters, version n to n + 1 ("Evolve a running system"). */
-  readonly upcasters?: never;
-  /** Snapshot every N events, per decider ("Evolve a running system"). */
-  readonly snapshots?: never;
+  /**
+   * The steps that bring an older payload of the module's event types up to the version its
+   * decider writes (`schemaVersions`): one per event type and version n to n + 1, from 1. Checked
+   * when the app is composed; applied on every read of the log. See docs/evolving.md.
+   */
+  readonly upcasters?: readonly Upcaster[];
+  /** Which of the module's deciders keep snapshots, how often, and of which state shape. See docs/evolving.md. */
+  readonly snapshots?: readonly SnapshotPolicy[];
 };

@@ -9,8 +9,12 @@ import type { Identity } from '../../src/core/identity.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
 import { CommitNotifier } from '../../src/eventStore/feed/commitNotifier.ts';
+import type { SnapshotStore } from '../../src/eventStore/snapshots/snapshots.ts';
 
-const { projections: appProjections, policies } = compose(modules);
+const { projections: appProjections, policies, upcasters } = compose(modules);
+
+/** The app's upcasters, for specs that read the log themselves: they see what the app's readers see. */
+export const appUpcasters = upcasters;
 
 /** Who the integration specs' commands come from unless they say otherwise: an administrator. */
 export const testAdmin: Identity = { kind: 'subject', subject: 'test-admin', roles: ['admin'] };
@@ -23,12 +27,15 @@ export const testAdmin: Identity = { kind: 'subject', subject: 'test-admin', rol
  */
 export function apiInstance(
   orm: Orm,
-  options: { projections?: readonly InlineProjection[]; retries?: number; metadata?: EventMetadata; identity?: Identity } = {},
+  options: { projections?: readonly InlineProjection[]; retries?: number; metadata?: EventMetadata; identity?: Identity; snapshots?: SnapshotStore; stateCacheMaxBytes?: number } = {},
 ): () => CommandEnvironment {
   const environmentFor = commandEnvironments({
     ids: uuidv7Generator,
     projections: options.projections ?? appProjections,
     policies,
+    upcasters,
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+    ...(options.stateCacheMaxBytes !== undefined ? { stateCacheMaxBytes: options.stateCacheMaxBytes } : {}),
     // The test server's setting (test/support/server.ts).
     retries: options.retries ?? 5,
     // No feed in this process: the NOTIFY still reaches any other process's.

@@ -7,6 +7,8 @@ import { createStateCacheStore, DEFAULT_STATE_CACHE_MAX_BYTES } from './stateCac
 import { KeyedSerializer } from './streamLocks.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { Policy } from '../../core/policy.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
+import type { SnapshotStore } from '../snapshots/snapshots.ts';
 
 /**
  * The process-wide parts of running commands, made once per process: the per-stream queue and the
@@ -25,6 +27,10 @@ export function commandEnvironments(options: {
   observer?: CommandObserver;
   /** Each stream type's policy (see Policy). */
   policies: ReadonlyMap<string, Policy<any, any>>;
+  /** The composition's upcasters: every stream a command reads is folded in its events' current shape. */
+  upcasters: UpcasterRegistry;
+  /** Snapshots for the deciders that keep them; without, every cold command folds its whole stream. */
+  snapshots?: SnapshotStore;
 }): (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment {
   const streamLocks = new KeyedSerializer();
   const stateCacheMaxBytes = options.stateCacheMaxBytes ?? DEFAULT_STATE_CACHE_MAX_BYTES;
@@ -34,6 +40,8 @@ export function commandEnvironments(options: {
     em,
     identity,
     policies: options.policies,
+    upcasters: options.upcasters,
+    ...(options.snapshots ? { snapshots: options.snapshots } : {}),
     ids: options.ids,
     projections: options.projections,
     retries: options.retries,

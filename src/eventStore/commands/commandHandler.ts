@@ -7,11 +7,13 @@ import { type CommandFingerprint, type EarlierRun, findEarlierRun, fingerprint, 
 import { StateCache, type StateCacheStore } from './stateCache.ts';
 import type { InlineProjection, PlannedWrites } from '../projections/projection.ts';
 import { APPENDED, appendToStream, type AppendRequest } from '../log/append.ts';
-import { readStream } from '../log/read.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
+import type { SnapshotStore } from '../snapshots/snapshots.ts';
+import { readStreamState } from './streamState.ts';
 import type { KeyedSerializer } from './streamLocks.ts';
 import type { Identity } from '../../core/identity.ts';
 import { authorizeRevert, type Policy } from '../../core/policy.ts';
-import { foldHistory, isRevertStream, type Reverted, type RevertStream } from '../log/reverts.ts';
+import { isRevertStream, type Reverted, type RevertStream } from '../log/reverts.ts';
 import { decideRevert } from './revert.ts';
 
 /** What a command needs from its surroundings; built per request. */
@@ -35,6 +37,10 @@ export type CommandEnvironment = {
   readonly identity: Identity;
   /** Each stream type's policy. A stream type without one takes no commands. */
   readonly policies: ReadonlyMap<string, Policy<any, any>>;
+  /** Brings every event read up to its type's current shape before a decider folds it. */
+  readonly upcasters: UpcasterRegistry;
+  /** Process-wide: where cold commands start from and commits leave snapshots, for deciders that keep them. */
+  readonly snapshots?: SnapshotStore;
 };
 
 /**
@@ -104,14 +110,14 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
   // A state that is only optimistic (remembered, or assumed new) may be why a command was refused or
   // lost a race: such a setback is decided again on the stream as read, and is not one of the retries.
   for (let retried = 0; ; ) {
-    const { version, state, optimistic } = await states.load(() => readStream(env.em, streamId), decider);
+    const { version, state, optimistic } = await states.load(() => readStreamState(env, decider, streamId), decider);
     // Authorised first, so a replayed command id answers only a caller who may run the command.
     const refused = isRevertStream(command) ? authorizeRevert(env.identity, streamId) : policy.authorize(env.identity, command, state);
-    const earlier = !refused && once && (await findEarlierRun(env.em, once));
+    const earlier = !refused && once && (await findEarlierRun(env.em, env.upcasters, once));
     if (earlier) return replayed(env, decider, streamId, earlier);
     const decision = refused ?? (options.expectedVersion !== undefined && options.expectedVersion !== version
       ? new ConcurrencyError(streamId, options.expectedVersion, version)
-      : isRevertStream(command) ? await decideRevert(env.em, decider, streamId, version, state, command) : decided(decider, command, state));
+      : isRevertStream(command) ? await decideRevert(env.em, env.upcasters, decider, streamId, version, state, command) : decided(decider, command, state));
     if (decision instanceof DomainError) {
       if (!optimistic) throw decision;
       states.forget();
@@ -129,11 +135,13 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
       const events = (await appendAndProject(env, request, once)) as RecordedEvent<E>[];
       env.onCommitted?.();
       const after = states.remember(version + events.length, decision.state);
+      // Off the command's path: not awaited, and on a connection of its own, outside any transaction.
+      env.snapshots?.afterCommit(env.em, decider.streamType, streamId, version, after, events.at(-1)!.id);
       return { streamId, ...after, events, replayed: false };
     } catch (error) {
       states.forget();
       // A run of the same command id that committed first (a racing replay) answers for this one.
-      if (once && (await findEarlierRun(env.em, once))) continue;
+      if (once && (await findEarlierRun(env.em, env.upcasters, once))) continue;
       if (!(error instanceof ConcurrencyError)) throw error;
       if (optimistic) continue;
       if (options.expectedVersion !== undefined || retried >= env.retries) throw error;
@@ -174,7 +182,7 @@ async function appendAndProject(env: CommandEnvironment, request: AppendRequest,
   const recorded = await em.transactional(async (tx) => {
     const appended = await appendToStream(tx, request);
     if (once) await recordRun(tx, once, appended, request.expectedVersion + appended.length, request.recordedAt);
-    for (const projection of projections) await projection.apply(tx, appended);
+    for (const projection of projections) await projection.apply(tx, appended, env.upcasters);
     return appended;
   });
   for (const projection of projections) projection.afterCommit?.(recorded);
@@ -196,8 +204,8 @@ function provisionalEvents(request: AppendRequest): RecordedEvent[] {
 }
 
 async function replayed<E extends Event, S>(env: CommandEnvironment, decider: Decider<never, E, S>, streamId: string, earlier: EarlierRun): Promise<CommandResult<E, S>> {
-  const history = (await readStream(env.em, streamId, { toVersion: earlier.version })) as RecordedEvent<E>[];
-  return { streamId, version: earlier.version, state: foldHistory(decider, history), events: earlier.events as RecordedEvent<E>[], replayed: true };
+  const { state } = await readStreamState(env, decider, streamId, earlier.version);
+  return { streamId, version: earlier.version, state, events: earlier.events as RecordedEvent<E>[], replayed: true };
 }
 
 /** Jittered exponential pause so writers that collided don't collide again in lockstep. */
@@ -206,6 +214,6 @@ const backOff = (attempt: number) => new Promise((resolve) => setTimeout(resolve
 function eventMetadata<E extends Event>(
   env: CommandEnvironment, decider: Pick<Decider<never, E, unknown>, 'schemaVersions'>, command: Command, causationId: string, event: Event, readers: readonly string[],
 ): EventMetadata {
-  const schemaVersion = decider.schemaVersions?.[event.type as E['type']] ?? 1;
+  const schemaVersion = decider.schemaVersions[event.type as E['type']] ?? 1;
   return { ...env.metadata, causationId, commandName: command.type, schemaVersion, readers };
 }

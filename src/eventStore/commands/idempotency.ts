@@ -4,6 +4,7 @@ import { CommandIdReusedError } from '../../core/errors.ts';
 import type { Command, RecordedEvent } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
 import { readEventsById } from '../log/read.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 /**
  * Idempotent commands. A client that sends its own `commandId` may send the command again (after a
@@ -35,7 +36,7 @@ export function fingerprint(commandId: string, streamType: string, streamId: str
  * The first run of this command, or undefined when it has not run (or has not committed yet).
  * Throws CommandIdReusedError when the id ran a different command.
  */
-export async function findEarlierRun(em: EntityManager, command: CommandFingerprint): Promise<EarlierRun | undefined> {
+export async function findEarlierRun(em: EntityManager, upcasters: UpcasterRegistry, command: CommandFingerprint): Promise<EarlierRun | undefined> {
   const [row] = await query<{ content_hash: string; event_ids: string[]; stream_version: number }>(
     em,
     'select content_hash, event_ids::text[] as event_ids, stream_version from commands where command_id = $1',
@@ -43,7 +44,7 @@ export async function findEarlierRun(em: EntityManager, command: CommandFingerpr
   );
   if (!row) return undefined;
   if (row.content_hash !== command.contentHash) throw new CommandIdReusedError(command.commandId);
-  return { events: await readEventsById(em, row.event_ids), version: row.stream_version };
+  return { events: await readEventsById(em, upcasters, row.event_ids), version: row.stream_version };
 }
 
 /** Records a run; call it in the append's transaction. A concurrent run of the same id makes it fail. */

@@ -1,3 +1,4 @@
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Decider } from '../../core/decider.ts';
 import { type DomainError, NotFoundError, RevertRefusedError, ValidationError } from '../../core/errors.ts';
@@ -15,7 +16,7 @@ export const MAX_REVERT_REASON_LENGTH = 500;
  * remembered state only knows the present).
  */
 export async function decideRevert<S>(
-  em: EntityManager, decider: Decider<any, any, S>, streamId: string, version: number, current: S, command: RevertStream,
+  em: EntityManager, upcasters: UpcasterRegistry, decider: Decider<any, any, S>, streamId: string, version: number, current: S, command: RevertStream,
 ): Promise<{ readonly events: readonly Reverted[]; readonly state: S } | DomainError> {
   const { toVersion, reason } = command.data;
   if (version === 0) return new NotFoundError('Stream', streamId);
@@ -26,7 +27,7 @@ export async function decideRevert<S>(
   if (reason.trim() === '' || reason.length > MAX_REVERT_REASON_LENGTH) {
     return new ValidationError('A revert needs a reason', [{ path: 'reason', message: `must be 1 to ${MAX_REVERT_REASON_LENGTH} characters` }]);
   }
-  const target = foldHistory(decider, await readStream(em, streamId, { toVersion }));
+  const target = foldHistory(decider, await readStream(em, upcasters, streamId, { toVersion }));
   const refusal = decider.canRevert?.(current, target);
   if (refusal) return new RevertRefusedError(streamId, toVersion, refusal);
   return { events: [{ type: REVERTED, data: { toVersion, reason } }], state: target };

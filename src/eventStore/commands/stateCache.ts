@@ -1,7 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Decider } from '../../core/decider.ts';
-import { foldHistory } from '../log/reverts.ts';
-import type { Event, RecordedEvent } from '../../core/message.ts';
+import type { Event } from '../../core/message.ts';
 
 type Remembered = { readonly version: number; readonly state: unknown };
 
@@ -91,15 +90,15 @@ export class StateCache<S> {
    * round trip saved for every aggregate created). Such a state is `optimistic`: the append's version
    * guard refuses it if the stream has moved on or exists after all, and the handler then reads.
    */
-  async load<E extends Event>(read: () => Promise<RecordedEvent[]>, decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>) {
+  async load(read: () => Promise<{ readonly version: number; readonly state: S }>, decider: Pick<Decider<never, Event, S>, 'initialState'>) {
     if (this.trust) {
       const hit = this.store?.get(this.key);
       if (hit && hit.state !== TOO_BIG) return { version: hit.version, state: hit.state as S, optimistic: true };
       // A stream known to exist but too big to remember is read; assuming it new would cost a refused append.
       if (this.store && !hit) return { version: 0, state: decider.initialState(), optimistic: true };
     }
-    const history = (await read()) as RecordedEvent<E>[];
-    return { version: history.length, state: foldHistory(decider, history), optimistic: false };
+    const { version, state } = await read();
+    return { version, state, optimistic: false };
   }
 
   remember(version: number, state: S): { version: number; state: S } {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../core/message.ts';
+import { fold } from '../../core/decider.ts';
 import { createStateCacheStore, estimateBytes, StateCache } from './stateCache.ts';
 
 type Line = { sku: string; name: string; unitPrice: { amount: number; currency: string }; quantity: number };
@@ -55,7 +56,7 @@ describe('the store of remembered states', () => {
     const store = createStateCacheStore(1024 * 1024);
     new StateCache<List>(store, 'List', 's').remember(2, { items: ['a', 'b'] });
     let reads = 0;
-    const loaded = await new StateCache<List>(store, 'List', 's').load(async () => (reads++, [added(1, 'a'), added(2, 'b')]), lister);
+    const loaded = await new StateCache<List>(store, 'List', 's').load(async () => (reads++, { version: 2, state: fold(lister, [added(1, 'a'), added(2, 'b')]) }), lister);
     expect(loaded).toEqual({ version: 2, state: { items: ['a', 'b'] }, optimistic: true });
     expect(reads).toBe(0);
   });
@@ -69,7 +70,7 @@ describe('the store of remembered states', () => {
     expect(store.calculatedSize).toBeLessThan(1024);
 
     let reads = 0;
-    const loaded = await new StateCache<List>(store, 'List', 's').load(async () => (reads++, history), lister);
+    const loaded = await new StateCache<List>(store, 'List', 's').load(async () => (reads++, { version: history.length, state: fold(lister, history) }), lister);
     expect(reads).toBe(1);
     expect(loaded).toEqual({ version: 200, state: big, optimistic: false });
   });

@@ -30,9 +30,9 @@ export class LogFeed {
   private stopped = false;
 
   constructor(options: FeedOptions) {
-    const { em, databaseUrl, logger, ...rest } = options;
+    const { em, databaseUrl, logger, upcasters, ...rest } = options;
     this.settings = { ...FEED_DEFAULTS, ...rest };
-    this.follower = new LogFollower({ em, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events) });
+    this.follower = new LogFollower({ em, upcasters, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events) });
     this.listener = new LogListener({
       databaseUrl,
       logger,

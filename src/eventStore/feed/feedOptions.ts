@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../../core/logger.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 export type FeedOptions = {
   /** For reads (catch-up pages and the follower's batches). Used outside any transaction. */
@@ -7,6 +8,8 @@ export type FeedOptions = {
   /** Connection string for the dedicated LISTEN connection. */
   readonly databaseUrl: string;
   readonly logger: Logger;
+  /** Every event the feed pushes is in its type's current shape. */
+  readonly upcasters: UpcasterRegistry;
   /**
    * Fallback poll. NOTIFY wakes the follower on every append's commit; the poll covers wake-ups NOTIFY
    * cannot give, such as a transaction that held the log back ending without appending (a rollback).
@@ -37,7 +40,7 @@ export const FEED_DEFAULTS = {
 } as const;
 
 /** The tuning options, defaults filled in. */
-export type FeedSettings = Required<Omit<FeedOptions, 'em' | 'databaseUrl' | 'logger'>>;
+export type FeedSettings = Required<Omit<FeedOptions, 'em' | 'databaseUrl' | 'logger' | 'upcasters'>>;
 
 /** Counters since the process started, for /metrics. */
 export type FeedStats = {

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import { query } from '../../db/sql.ts';
 import { LOG_START, type LogPosition } from '../log/position.ts';
 import { type LogFilter, type LogPage, readLog } from '../log/read.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 import type { FeedSettings, FeedStats } from './feedOptions.ts';
 import { readLogLag, type LogLag } from './lag.ts';
 import { RecentEvents } from './recentEvents.ts';
@@ -11,6 +12,7 @@ import { matchesFilter } from './subscriberIndex.ts';
 
 export type FollowerOptions = {
   readonly em: EntityManager;
+  readonly upcasters: UpcasterRegistry;
   readonly logger: Logger;
   readonly settings: FeedSettings;
   readonly stats: FeedStats;
@@ -84,14 +86,14 @@ export class LogFollower {
 
   /** One catch-up page for a subscriber, bounded by `upTo` (at most this position): from memory when it holds it. */
   readPage(after: LogPosition, upTo: LogPosition, filter: LogFilter): Promise<LogPage> {
-    const { em, settings, stats } = this.options;
+    const { em, upcasters, settings, stats } = this.options;
     const held = this.recent.read(after, upTo, filter, settings.catchUpPageSize, matchesFilter);
     if (held) {
       stats.catchUpPagesFromMemory++;
       return Promise.resolve(held);
     }
     stats.catchUpPages++;
-    return readLog(em, { after, upTo, filter, limit: settings.catchUpPageSize });
+    return readLog(em, upcasters, { after, upTo, filter, limit: settings.catchUpPageSize });
   }
 
   /** How far this follower is behind the log and what holds the log back. */
@@ -101,12 +103,12 @@ export class LogFollower {
 
   /** Reads until caught up; wake-ups while reading fold into one more round. */
   private async readUntilCaughtUp(): Promise<void> {
-    const { em, settings, stats, deliver, logger } = this.options;
+    const { em, upcasters, settings, stats, deliver, logger } = this.options;
     try {
       do {
         this.pumpAgain = false;
         for (;;) {
-          const page = await readLog(em, { after: this.current, limit: settings.batchSize });
+          const page = await readLog(em, upcasters, { after: this.current, limit: settings.batchSize });
           if (this.stopped || page.events.length === 0) break;
           // Position and delivery change together, synchronously: a subscription that reads the
           // position has been offered everything up to it and will be offered everything after it.

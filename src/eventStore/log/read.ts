@@ -3,11 +3,12 @@ import type { RecordedEvent } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
 import { LOG_START, type LogPosition } from './position.ts';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './recorded.ts';
+import type { UpcasterRegistry } from './upcasters.ts';
 
 export type StreamRange = { readonly fromVersion?: number; readonly toVersion?: number };
 
 /** A stream's events in version order, optionally a slice of it. */
-export async function readStream(em: EntityManager, streamId: string, range: StreamRange = {}): Promise<RecordedEvent[]> {
+export async function readStream(em: EntityManager, upcasters: UpcasterRegistry, streamId: string, range: StreamRange = {}): Promise<RecordedEvent[]> {
   const rows = await query<EventRow>(
     em,
     `select ${EVENT_COLUMNS} from events
@@ -15,7 +16,7 @@ export async function readStream(em: EntityManager, streamId: string, range: Str
      order by stream_version`,
     [streamId, range.fromVersion ?? 1, range.toVersion ?? 2_147_483_647],
   );
-  return rows.map(toRecordedEvent);
+  return rows.map((row) => toRecordedEvent(row, upcasters));
 }
 
 export type LogFilter = {
@@ -36,7 +37,7 @@ export type LogPage = {
  * skipped, because nothing at or above it is handed out until it has finished.
  */
 export async function readLog(
-  em: EntityManager,
+  em: EntityManager, upcasters: UpcasterRegistry,
   options: { after?: LogPosition; limit: number; filter?: LogFilter; upTo?: LogPosition },
 ): Promise<LogPage> {
   const after = options.after ?? LOG_START;
@@ -57,7 +58,7 @@ export async function readLog(
      order by transaction_id, global_position limit $3`,
     params,
   );
-  const events = rows.map(toRecordedEvent);
+  const events = rows.map((row) => toRecordedEvent(row, upcasters));
   const last = events.at(-1);
   return { events, next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after };
 }
@@ -95,7 +96,7 @@ export type HistoryPageRequest = {
  * still in flight would later commit before; the cursors are the positions readLog and the live
  * feed use.
  */
-export async function readHistory(em: EntityManager, request: HistoryPageRequest): Promise<RecordedEvent[]> {
+export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry, request: HistoryPageRequest): Promise<RecordedEvent[]> {
   const descending = request.direction === 'backward';
   const order = descending ? 'desc' : 'asc';
   const params: unknown[] = [request.limit];
@@ -133,7 +134,7 @@ export async function readHistory(em: EntityManager, request: HistoryPageRequest
     if (branches.length === 0) return [];
     sql = `select * from (${branches.join(' union all ')}) as page ${orderBy}`;
   }
-  return (await query<EventRow>(em, sql, params)).map(toRecordedEvent);
+  return (await query<EventRow>(em, sql, params)).map((row) => toRecordedEvent(row, upcasters));
 }
 
 /** Whether an event passes a history filter; the same conditions readHistory puts in SQL. */
@@ -149,25 +150,25 @@ export function matchesHistoryFilter(filter: HistoryFilter, event: RecordedEvent
 }
 
 /** One event by its id, or undefined. */
-export async function readEvent(em: EntityManager, eventId: string): Promise<RecordedEvent | undefined> {
+export async function readEvent(em: EntityManager, upcasters: UpcasterRegistry, eventId: string): Promise<RecordedEvent | undefined> {
   const [row] = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where event_id = $1::uuid`, [eventId]);
-  return row ? toRecordedEvent(row) : undefined;
+  return row ? toRecordedEvent(row, upcasters) : undefined;
 }
 
 /** The events with these ids, in stream version order (e.g. what one command appended). */
-export async function readEventsById(em: EntityManager, eventIds: readonly string[]): Promise<RecordedEvent[]> {
+export async function readEventsById(em: EntityManager, upcasters: UpcasterRegistry, eventIds: readonly string[]): Promise<RecordedEvent[]> {
   const rows = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where event_id = any($1::uuid[]) order by stream_id, stream_version`, [eventIds]);
-  return rows.map(toRecordedEvent);
+  return rows.map((row) => toRecordedEvent(row, upcasters));
 }
 
 /** The event at a log position, or undefined. */
-export async function readEventAt(em: EntityManager, position: LogPosition): Promise<RecordedEvent | undefined> {
+export async function readEventAt(em: EntityManager, upcasters: UpcasterRegistry, position: LogPosition): Promise<RecordedEvent | undefined> {
   const [row] = await query<EventRow>(
     em,
     `select ${EVENT_COLUMNS} from events where transaction_id = $1::text::xid8 and global_position = $2::bigint`,
     [position.transactionId.toString(), position.globalPosition.toString()],
   );
-  return row ? toRecordedEvent(row) : undefined;
+  return row ? toRecordedEvent(row, upcasters) : undefined;
 }
 
 export type StreamHead = { readonly streamId: string; readonly streamType: string; readonly version: number };
@@ -195,7 +196,7 @@ export type StreamPageRequest = {
 };
 
 /** One page of a stream in version order, by keyset on the (stream_id, stream_version) key. */
-export async function readStreamPage(em: EntityManager, streamId: string, request: StreamPageRequest): Promise<RecordedEvent[]> {
+export async function readStreamPage(em: EntityManager, upcasters: UpcasterRegistry, streamId: string, request: StreamPageRequest): Promise<RecordedEvent[]> {
   const low = Math.max((request.afterVersion ?? 0) + 1, request.fromVersion ?? 1);
   const high = Math.min((request.beforeVersion ?? 2_147_483_647) - 1, request.toVersion ?? 2_147_483_647);
   const order = request.direction === 'backward' ? 'desc' : 'asc';
@@ -206,7 +207,7 @@ export async function readStreamPage(em: EntityManager, streamId: string, reques
      order by stream_version ${order} limit $4`,
     [streamId, low, high, request.limit],
   );
-  return rows.map(toRecordedEvent);
+  return rows.map((row) => toRecordedEvent(row, upcasters));
 }
 
 /** How far back a stream is read: up to a version, or as it stood at an instant. */
@@ -217,8 +218,8 @@ export type AsOf = { readonly version: number } | { readonly time: Date };
  * at the first one recorded later: the state is always a prefix of the stream, even if a retried
  * command recorded an earlier time than the event before it.
  */
-export async function readStreamAsOf(em: EntityManager, streamId: string, asOf: AsOf): Promise<RecordedEvent[]> {
-  if ('version' in asOf) return readStream(em, streamId, { toVersion: asOf.version });
+export async function readStreamAsOf(em: EntityManager, upcasters: UpcasterRegistry, streamId: string, asOf: AsOf): Promise<RecordedEvent[]> {
+  if ('version' in asOf) return readStream(em, upcasters, streamId, { toVersion: asOf.version });
   const rows = await query<EventRow>(
     em,
     `select ${EVENT_COLUMNS} from events
@@ -227,7 +228,7 @@ export async function readStreamAsOf(em: EntityManager, streamId: string, asOf: 
      order by stream_version`,
     [streamId, asOf.time],
   );
-  return rows.map(toRecordedEvent);
+  return rows.map((row) => toRecordedEvent(row, upcasters));
 }
 
 /**

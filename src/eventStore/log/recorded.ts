@@ -1,5 +1,6 @@
 import type { EventMetadata, RecordedEvent } from '../../core/message.ts';
 import { encodePosition } from './position.ts';
+import type { UpcasterRegistry } from './upcasters.ts';
 
 /** One row of `events` as the pg driver returns it (bigint and xid8 as strings). */
 export type EventRow = {
@@ -19,10 +20,11 @@ export type EventRow = {
 export const EVENT_COLUMNS =
   'global_position, transaction_id, event_id, stream_id, stream_type, stream_version, event_type, data, metadata, recorded_at';
 
-export function toRecordedEvent(row: EventRow): RecordedEvent {
+/** A stored row as readers hand it on: in its event type's current shape (see UpcasterRegistry). */
+export function toRecordedEvent(row: EventRow, upcasters: UpcasterRegistry): RecordedEvent {
   const transactionId = BigInt(row.transaction_id);
   const globalPosition = BigInt(row.global_position);
-  return {
+  return upcasters.upcast({
     id: row.event_id,
     type: row.event_type,
     data: row.data,
@@ -34,5 +36,5 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
     transactionId,
     recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
     metadata: row.metadata,
-  };
+  });
 }

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
 import { readStream } from '../log/read.ts';
 import { foldStream, isReverted, type Reverted } from '../log/reverts.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 /**
  * An inline projection: runs inside the append's transaction, so its read model commits with the
@@ -14,7 +15,8 @@ export type InlineProjection = {
   readonly name: string;
   /** Stream types whose events this projection wants. */
   readonly streamTypes: readonly string[];
-  apply(em: EntityManager, events: readonly RecordedEvent[]): Promise<void>;
+  /** `upcasters` is for reading more of the log than `events` (a revert replays the stream): read events must be in their current shape. */
+  apply(em: EntityManager, events: readonly RecordedEvent[], upcasters: UpcasterRegistry): Promise<void>;
   /**
    * Optional fast path: the projection's writes as SQL riding along in the append statement, when
    * they need no reads. Return undefined to have `apply` run in a transaction instead. The events'
@@ -96,8 +98,8 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
   };
   const evolveAll = (row: View | null, streamEvents: RecordedEvent<E>[]) => streamEvents.reduce<View | null>((v, e) => view.evolve(v, e), row);
   /** The row after events that hold a revert: the whole stream replayed, its committed part read in this transaction. */
-  const replayedAfter = async (em: EntityManager, streamId: string, streamEvents: RecordedEvent<E>[]) =>
-    replayView(view, [...((await readStream(em, streamId, { toVersion: streamEvents[0]!.version - 1 })) as RecordedEvent<E>[]), ...streamEvents]);
+  const replayedAfter = async (em: EntityManager, upcasters: UpcasterRegistry, streamId: string, streamEvents: RecordedEvent<E>[]) =>
+    replayView(view, [...((await readStream(em, upcasters, streamId, { toVersion: streamEvents[0]!.version - 1 })) as RecordedEvent<E>[]), ...streamEvents]);
 
   return {
     name: view.name,
@@ -119,7 +121,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
         rows: changes.flatMap((c) => (c.after === null ? [] : [{ entity: view.entity, row: c.after }])),
       };
     },
-    async apply(em, events) {
+    async apply(em, events, upcasters) {
       const written = new Map<string, CachedView<View>>();
       for (const [streamId, streamEvents] of byStream(events)) {
         let current = knownBefore(streamId, streamEvents)?.row;
@@ -127,7 +129,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
           const row = await em.findOne(view.entity, streamId as never);
           current = row ? ({ ...row } as View) : null;
         }
-        const next = streamEvents.some(isReverted) ? await replayedAfter(em, streamId, streamEvents) : evolveAll(current, streamEvents);
+        const next = streamEvents.some(isReverted) ? await replayedAfter(em, upcasters, streamId, streamEvents) : evolveAll(current, streamEvents);
         if (next !== null) await em.upsert(view.entity, next as never);
         else if (current !== null) await em.nativeDelete(view.entity, streamId as never);
         written.set(streamId, { version: streamEvents.at(-1)!.version, row: next });

@@ -3,6 +3,7 @@ import { ValidationError } from '../../core/errors.ts';
 import type { Event, RecordedEvent } from '../../core/message.ts';
 import { replayView, type StreamView } from './projection.ts';
 import { type AsOf, readStreamAsOf } from '../log/read.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 /**
  * A stream's read-model row as it was at a version or an instant, rebuilt from the stream's events
@@ -12,11 +13,12 @@ import { type AsOf, readStreamAsOf } from '../log/read.ts';
  */
 export async function viewAsOf<View extends object, E extends Event>(
   em: EntityManager,
+  upcasters: UpcasterRegistry,
   view: Pick<StreamView<View, E>, 'streamType' | 'evolve'>,
   streamId: string,
   asOf: AsOf,
 ): Promise<View | null> {
-  const events = (await readStreamAsOf(em, streamId, asOf)) as RecordedEvent<E>[];
+  const events = (await readStreamAsOf(em, upcasters, streamId, asOf)) as RecordedEvent<E>[];
   const first = events[0];
   if (!first || first.streamType !== view.streamType) return null;
   if ('version' in asOf && events.length < asOf.version) {

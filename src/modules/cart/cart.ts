@@ -9,9 +9,10 @@ export type Money = { readonly amount: number; readonly currency: string };
 // ---- Events -------------------------------------------------------------------------------
 
 export type CartOpened = Event<'CartOpened', { readonly cartId: string; readonly customerId: string }>;
+/** Version 2: the product's name is `productName` (version 1 called it `name`; see upcasters.ts). */
 export type CartItemAdded = Event<
   'CartItemAdded',
-  { readonly sku: string; readonly name: string; readonly unitPrice: Money; readonly quantity: number }
+  { readonly sku: string; readonly productName: string; readonly unitPrice: Money; readonly quantity: number }
 >;
 export type CartItemRemoved = Event<'CartItemRemoved', { readonly sku: string; readonly quantity: number }>;
 export type CartCheckedOut = Event<'CartCheckedOut', { readonly total: Money; readonly itemCount: number }>;
@@ -36,9 +37,9 @@ export function evolve(state: CartState, event: CartEvent): CartState {
       return { status: 'Open', id: event.data.cartId, customerId: event.data.customerId, lines: {} };
     case 'CartItemAdded': {
       if (state.status !== 'Open') return state;
-      const { sku, name, unitPrice, quantity } = event.data;
+      const { sku, productName, unitPrice, quantity } = event.data;
       const existing = state.lines[sku];
-      const line = { sku, name, unitPrice, quantity: (existing?.quantity ?? 0) + quantity };
+      const line = { sku, name: productName, unitPrice, quantity: (existing?.quantity ?? 0) + quantity };
       return { ...state, lines: { ...state.lines, [sku]: line } };
     }
     case 'CartItemRemoved': {
@@ -167,7 +168,7 @@ export function decide(command: CartCommand, state: CartState): readonly CartEve
       if (existing && existing.quantity + quantity > MAX_QUANTITY) {
         return invalidInput([{ path: 'quantity', message: `would take the line above ${MAX_QUANTITY} items` }])!;
       }
-      return [{ type: 'CartItemAdded', data: { sku, name, unitPrice, quantity } }];
+      return [{ type: 'CartItemAdded', data: { sku, productName: name, unitPrice, quantity } }];
     }
     case 'RemoveItemFromCart': {
       const { cartId, sku, quantity } = command.data;
@@ -205,4 +206,5 @@ export const cartDecider: Decider<CartCommand, CartEvent, CartState> = {
   evolve,
   decide,
   canRevert,
+  schemaVersions: { CartOpened: 1, CartItemAdded: 2, CartItemRemoved: 1, CartCheckedOut: 1 },
 };

@@ -19,7 +19,7 @@ const spec = deciderSpec(cartDecider);
 const opened: CartEvent = { type: 'CartOpened', data: { cartId: 'cart-1', customerId: 'customer-1' } };
 const coffeeAdded = (quantity = 2): CartEvent => ({
   type: 'CartItemAdded',
-  data: { sku: 'COFFEE', name: 'Coffee beans', unitPrice: { amount: 1299, currency: 'EUR' }, quantity },
+  data: { sku: 'COFFEE', productName: 'Coffee beans', unitPrice: { amount: 1299, currency: 'EUR' }, quantity },
 });
 const checkedOut: CartEvent = { type: 'CartCheckedOut', data: { total: { amount: 2598, currency: 'EUR' }, itemCount: 2 } };
 
@@ -111,7 +111,7 @@ describe('removing items', () => {
 
 describe('checking out', () => {
   it('a cart with items checks out with its total and item count', () => {
-    const tea: CartEvent = { type: 'CartItemAdded', data: { sku: 'TEA', name: 'Tea', unitPrice: { amount: 450, currency: 'EUR' }, quantity: 3 } };
+    const tea: CartEvent = { type: 'CartItemAdded', data: { sku: 'TEA', productName: 'Tea', unitPrice: { amount: 450, currency: 'EUR' }, quantity: 3 } };
     spec.given(opened, coffeeAdded(2), tea).when(checkout).then({ type: 'CartCheckedOut', data: { total: { amount: 2 * 1299 + 3 * 450, currency: 'EUR' }, itemCount: 5 } });
   });
 

@@ -110,7 +110,8 @@ export function cartGraphQL(builder: Builder): void {
       description: 'Some quantity of an item was put in a cart.',
       fields: (t) => ({
         sku: t.string({ description: 'Stock keeping unit of the item.', resolve: (e) => e.data.sku }),
-        name: t.string({ description: 'Product name.', resolve: (e) => e.data.name }),
+        productName: t.string({ description: 'Product name when it was added.', resolve: (e) => e.data.productName }),
+        name: t.string({ description: 'Product name.', deprecationReason: 'Use productName (the payload calls it so since schema version 2).', resolve: (e) => e.data.productName }),
         unitPrice: t.field({ type: MoneyRef, description: 'Price of one.', resolve: (e) => e.data.unitPrice }),
         quantity: t.int({ description: 'How many were added.', resolve: (e) => e.data.quantity }),
       }),

@@ -97,11 +97,11 @@ export function evolveCartView(view: CartView | null, event: RecordedEvent<CartE
   if (view === null) return null;
   switch (event.type) {
     case 'CartItemAdded': {
-      const { sku, name, unitPrice, quantity } = event.data;
+      const { sku, productName, unitPrice, quantity } = event.data;
       const existing = view.lines.find((line) => line.sku === sku);
       const merged = existing
         ? view.lines.map((line) => (line.sku === sku ? { ...line, quantity: line.quantity + quantity, lineTotal: (line.quantity + quantity) * line.unitPrice } : line))
-        : [...view.lines, { sku, name, unitPrice: unitPrice.amount, quantity, lineTotal: unitPrice.amount * quantity }];
+        : [...view.lines, { sku, name: productName, unitPrice: unitPrice.amount, quantity, lineTotal: unitPrice.amount * quantity }];
       return { ...withLines(view, merged, event), currency: view.currency ?? unitPrice.currency };
     }
     case 'CartItemRemoved': {

@@ -114,4 +114,5 @@ export const counterDecider: Decider<CounterCommand, CounterEvent, CounterState>
   initialState,
   evolve,
   decide,
+  schemaVersions: { CounterIncremented: 1, CounterDecremented: 1, CounterReset: 1 },
 };

@@ -6,6 +6,7 @@ import { counterDecider } from './counter.ts';
 import { counterGraphQL } from './graphql.ts';
 import { Migration20261123040000_counters } from './migrations/Migration20261123040000_counters.ts';
 import { CounterRecord, counterProjection } from './projection.ts';
+import { counterSnapshots } from './snapshots.ts';
 
 /** Counters that go up and down but never below zero. */
 export const counterModule: ModuleDefinition = {
@@ -15,6 +16,7 @@ export const counterModule: ModuleDefinition = {
   entities: [CounterRecord],
   projections: [counterProjection],
   migrations: [{ name: 'Migration20261123040000_counters', class: Migration20261123040000_counters }, { name: 'Migration20261201000100_counter_readers', class: Migration20261201000100_counter_readers }],
+  snapshots: [counterSnapshots],
   graphql: counterGraphQL,
   graphiqlTabs: counterGraphiqlTabs,
 };

@@ -146,4 +146,5 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
   initialState,
   evolve,
   decide,
+  schemaVersions: { UserRegistered: 1, UserRenamed: 1, UserDeactivated: 1 },
 };
