@@ -6,6 +6,7 @@
  *   npm run bench                      the full suite (under 10 minutes on 2 cores)
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
  *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --quick --only=rabbitmq   the RabbitMQ forwarder beside a bare amqplib client
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -22,6 +23,7 @@ import type { FamilyContext, FamilyResult, Scale } from './families/context.ts';
 import { logFamily } from './families/log.ts';
 import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
+import { forwardingFamily } from './families/forwarding.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +47,7 @@ const FULL: Scale = {
   liveWarmupMs: 2_000,
   liveDurationMs: 8_000,
   idleSubscriptions: 10_000,
+  forwardEvents: 100_000,
 };
 const QUICK: Scale = {
   concurrency: [1, 8, 32],
@@ -59,6 +62,7 @@ const QUICK: Scale = {
   liveWarmupMs: 500,
   liveDurationMs: 2_000,
   idleSubscriptions: 500,
+  forwardEvents: 10_000,
 };
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
@@ -66,6 +70,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
   { name: 'log', parts: ['catchup', 'history'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
+  { name: 'forwarding', parts: ['rabbitmq'], run: forwardingFamily },
 ];
 
 async function main(): Promise<void> {

@@ -16,6 +16,8 @@ export type Scale = {
   liveWarmupMs: number;
   liveDurationMs: number;
   idleSubscriptions: number;
+  /** Events the RabbitMQ forwarder and the bare client each publish per run. */
+  forwardEvents: number;
 };
 
 export type FamilyContext = {
