@@ -5,7 +5,7 @@ import { silentLogger, type LogFields, type Logger } from '../src/core/logger.ts
 import type { RecordedEvent } from '../src/core/message.ts';
 import { handleCommand } from '../src/eventStore/commands/commandHandler.ts';
 import type { EventMessageBody } from '../src/eventStore/forwarding/eventMessage.ts';
-import { rabbitMqForwarder, RabbitMqNackError, type RabbitMqForwarder, type RabbitMqForwarderOptions } from '../src/eventStore/forwarding/rabbitMqForwarder.ts';
+import { rabbitMqForwarder, RabbitMqForwarderClosedError, RabbitMqNackError, type RabbitMqForwarder, type RabbitMqForwarderOptions } from '../src/eventStore/forwarding/rabbitMqForwarder.ts';
 import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readLog } from '../src/eventStore/log/read.ts';
 import type { LogPosition } from '../src/eventStore/log/position.ts';
@@ -262,6 +262,18 @@ describe('forwarding the log to RabbitMQ', () => {
     stop.abort(new Error('lease lost'));
     await expect(handling).rejects.toThrow('lease lost');
     expect(failures().map((line) => line.fields.attempt)).toEqual(failures().map((_, i) => i + 1));
+  });
+
+  it('close() ends a batch that waits for the broker, and refuses later ones', async () => {
+    const logger = recordingLogger();
+    const unreachable = rabbitMqForwarder({ url: 'amqp://guest:guest@127.0.0.1:1/', logger, reconnect: { initialDelayMs: 20, maxDelayMs: 80 } });
+    const handling = unreachable.processor.handle(log.slice(0, 3), context());
+    await until(async () => logger.lines.some((line) => line.message.startsWith('rabbitmq connection failed')), 'a failed connection attempt');
+    // Watched before close() so its rejection, which may come while close() waits for a connection attempt, is never unhandled.
+    const ended = expect(handling).rejects.toBeInstanceOf(RabbitMqForwarderClosedError);
+    await unreachable.close();
+    await ended;
+    await expect(unreachable.processor.handle(log.slice(0, 1), context())).rejects.toBeInstanceOf(RabbitMqForwarderClosedError);
   });
 });
 

@@ -152,14 +152,24 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       if (link && !link.broken) return link;
-      connecting ??= open().finally(() => {
-        connecting = undefined;
-      });
+      // The link is taken up here rather than by the caller, so a caller that stops waiting (its
+      // signal aborted) leaves it to the next batch instead of leaving a connection open forever.
+      connecting ??= open()
+        .then(async (fresh) => {
+          if (closing.signal.aborted) {
+            await fresh.close();
+            throw closing.signal.reason;
+          }
+          logger.info('rabbitmq connected');
+          link = fresh;
+          return fresh;
+        })
+        .finally(() => {
+          connecting = undefined;
+        });
       try {
         const fresh = await abortable(connecting, signal);
         if (fresh.broken) throw fresh.broken;
-        link = fresh;
-        if (attempt > 1) logger.info('rabbitmq connected again', { attempts: attempt });
         return fresh;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
@@ -244,11 +254,11 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
     },
     close: async () => {
       closing.abort(new RabbitMqForwarderClosedError());
-      const pending = connecting;
+      // A connection being opened closes itself once it is open (see `connected`).
+      await connecting?.catch(() => undefined);
       const current = link;
       link = undefined;
       await current?.close();
-      await (await pending?.catch(() => undefined))?.close();
     },
   };
 }
