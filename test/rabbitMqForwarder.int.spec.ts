@@ -84,17 +84,17 @@ const batches = <T>(items: readonly T[], size: number): T[][] => Array.from({ le
 const context = (signal = new AbortController().signal): ProcessorContext => ({ em: db.orm.em.fork(), logger: silentLogger, signal });
 
 /** A logger that keeps what it is told, to see what the forwarder went through. */
-function recordingLogger(): Logger & { lines: { level: string; message: string; fields: LogFields }[] } {
-  const lines: { level: string; message: string; fields: LogFields }[] = [];
-  const logger = {
+type LogLine = { level: string; message: string; fields: LogFields };
+function recordingLogger(lines: LogLine[] = [], bindings: LogFields = {}): Logger & { lines: LogLine[] } {
+  const write = (level: string) => (message: string, fields: LogFields = {}) => void lines.push({ level, message, fields: { ...bindings, ...fields } });
+  return {
     lines,
-    debug: (message: string, fields: LogFields = {}) => void lines.push({ level: 'debug', message, fields }),
-    info: (message: string, fields: LogFields = {}) => void lines.push({ level: 'info', message, fields }),
-    warn: (message: string, fields: LogFields = {}) => void lines.push({ level: 'warn', message, fields }),
-    error: (message: string, fields: LogFields = {}) => void lines.push({ level: 'error', message, fields }),
-    child: () => logger,
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
   };
-  return logger;
 }
 
 function forwarder(options: Partial<RabbitMqForwarderOptions> & { exchange: string }): RabbitMqForwarder {
@@ -262,6 +262,9 @@ describe('forwarding the log to RabbitMQ', () => {
     stop.abort(new Error('lease lost'));
     await expect(handling).rejects.toThrow('lease lost');
     expect(failures().map((line) => line.fields.attempt)).toEqual(failures().map((_, i) => i + 1));
+    // The log names the broker, never the credentials in its URL.
+    expect(failures()[0]!.fields).toMatchObject({ processor: 'rabbitmq-forwarder', broker: '127.0.0.1:1/', exchange: 'events' });
+    expect(JSON.stringify(logger.lines)).not.toContain('guest:guest');
   });
 
   it('close() ends a batch that waits for the broker, and refuses later ones', async () => {

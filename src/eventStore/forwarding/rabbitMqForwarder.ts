@@ -115,7 +115,7 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
   const initialDelayMs = options.reconnect?.initialDelayMs ?? 100;
   const maxDelayMs = Math.max(initialDelayMs, options.reconnect?.maxDelayMs ?? 10_000);
   const confirmTimeoutMs = options.confirmTimeoutMs ?? 30_000;
-  const logger = options.logger.child({ processor: name, exchange });
+  const logger = options.logger.child({ processor: name, broker: brokerOf(options.url), exchange });
   const closing = new AbortController();
   let link: Link | undefined;
   let connecting: Promise<Link> | undefined;
@@ -261,6 +261,16 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
       await current?.close();
     },
   };
+}
+
+/** Host, port and virtual host of an AMQP URL, for logs: never its credentials. */
+function brokerOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname || '/'}`;
+  } catch {
+    return '<unparseable url>';
+  }
 }
 
 /** `promise`, or the signal's reason as soon as it aborts. */
