@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access } from 'node:fs/promises';
+import { access, open } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { connect, type ConsumeMessage } from 'amqplib';
@@ -57,20 +59,41 @@ export async function ensureRabbitMq(log: (line: string) => void = (line) => pro
     }
     log('rabbitmq: no broker on 127.0.0.1:5672 and rabbitmq-server is missing; installing Debian\'s rabbitmq-server package');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 * 1024 * 1024 });
-    await run('apt-get', ['install', '-y', '-qq', 'rabbitmq-server'], { env, maxBuffer: 64 * 1024 * 1024 });
+    await runToExit('apt-get', ['update', '-qq'], env);
+    await runToExit('apt-get', ['install', '-y', '-qq', 'rabbitmq-server'], env);
   }
   // The package may have started it already (where the init system allowed).
   if (!(await answers(BROKER.host, BROKER.port))) {
-    log('rabbitmq: starting rabbitmq-server -detached');
+    log('rabbitmq: starting rabbitmq-server -detached (it keeps running after the tests, for the next run)');
     // As root, Debian's wrapper runs the broker as the rabbitmq user.
-    await run(RABBITMQ_SERVER, ['-detached']);
+    await runToExit(RABBITMQ_SERVER, ['-detached'], process.env);
   }
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
     if (await acceptsAmqp()) return;
     if (Date.now() > deadline) throw new Error(`rabbitmq-server was started but accepted no AMQP connection on ${BROKER.host}:${BROKER.port} within ${STARTUP_TIMEOUT_MS / 1000} s (see /var/log/rabbitmq)`);
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Where the commands that install and start the broker write their output. */
+const SETUP_LOG = path.join(os.tmpdir(), 'rabbitmq-test-setup.log');
+
+/**
+ * Runs a command until it exits, its output appended to SETUP_LOG. Not through pipes, nor our own
+ * stdout: the daemon it starts (the broker, or the service apt's post-install script starts) keeps
+ * the descriptors it inherited, and a pipe it holds would never close (nor would a `| tee` of ours).
+ */
+async function runToExit(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const output = await open(SETUP_LOG, 'a');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(command, [...args], { env, stdio: ['ignore', output.fd, output.fd] });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}; see ${SETUP_LOG}`))));
+    });
+  } finally {
+    await output.close();
   }
 }
 
