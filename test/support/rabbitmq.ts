@@ -68,12 +68,7 @@ export async function ensureRabbitMq(log: (line: string) => void = (line) => pro
     // As root, Debian's wrapper runs the broker as the rabbitmq user.
     await runToExit(RABBITMQ_SERVER, ['-detached'], process.env);
   }
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (await acceptsAmqp()) return;
-    if (Date.now() > deadline) throw new Error(`rabbitmq-server was started but accepted no AMQP connection on ${BROKER.host}:${BROKER.port} within ${STARTUP_TIMEOUT_MS / 1000} s (see /var/log/rabbitmq)`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  await until(acceptsAmqp, `rabbitmq-server to accept AMQP connections on ${BROKER.host}:${BROKER.port} (see ${SETUP_LOG} and /var/log/rabbitmq)`, STARTUP_TIMEOUT_MS);
 }
 
 /** Where the commands that install and start the broker write their output. */
