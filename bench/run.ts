@@ -8,6 +8,7 @@
  *   npm run bench -- --only=catchup,history
  *   npm run bench -- --only=postgraphile,emmett,paging   the peers' cells (and the raw limits beside them)
  *   npm run bench -- --quick --only=snapshots   cold commands on long streams, with and without snapshots
+ *   npm run bench -- --quick --only=rabbitmq   the RabbitMQ forwarder beside a bare amqplib client
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -25,6 +26,7 @@ import { logFamily } from './families/log.ts';
 import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
 import { snapshotsFamily } from './families/snapshots.ts';
+import { forwardingFamily } from './families/forwarding.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +53,7 @@ const FULL: Scale = {
   liveDurationMs: 8_000,
   idleSubscriptions: 10_000,
   coldCommands: 300,
+  forwardEvents: 100_000,
 };
 const QUICK: Scale = {
   concurrency: [1, 8, 32],
@@ -68,6 +71,7 @@ const QUICK: Scale = {
   liveDurationMs: 2_000,
   idleSubscriptions: 500,
   coldCommands: 100,
+  forwardEvents: 10_000,
 };
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
@@ -76,6 +80,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
   { name: 'snapshots', parts: [], run: snapshotsFamily },
+  { name: 'forwarding', parts: ['rabbitmq'], run: forwardingFamily },
 ];
 
 async function main(): Promise<void> {

@@ -32,7 +32,27 @@ describe('configuration from environment variables', () => {
       trustProxy: false,
       corsOrigins: [],
       ops: { port: undefined, host: undefined, token: undefined },
+      rabbitMq: undefined,
     });
+  });
+
+  it('forwards to RabbitMQ only when RABBITMQ_URL is set, to the events exchange unless told otherwise, every type unless told which', () => {
+    expect(loadConfig({ RABBITMQ_EXCHANGE: 'shop', RABBITMQ_EVENT_TYPES: 'CartOpened' }).rabbitMq).toBeUndefined();
+    expect(loadConfig({ RABBITMQ_URL: 'amqp://guest:guest@rabbitmq:5672/' }).rabbitMq).toEqual({
+      url: 'amqp://guest:guest@rabbitmq:5672/',
+      exchange: 'events',
+      eventTypes: undefined,
+      streamTypes: undefined,
+    });
+    expect(
+      loadConfig({ RABBITMQ_URL: ' amqps://app:secret@mq.example.com/shop ', RABBITMQ_EXCHANGE: 'shop.events', RABBITMQ_EVENT_TYPES: 'CartCheckedOut, CartOpened,', RABBITMQ_STREAM_TYPES: 'Cart' })
+        .rabbitMq,
+    ).toEqual({ url: 'amqps://app:secret@mq.example.com/shop', exchange: 'shop.events', eventTypes: ['CartCheckedOut', 'CartOpened'], streamTypes: ['Cart'] });
+    expect(problemsOf({ RABBITMQ_URL: 'http://admin:hunter2@rabbitmq:15672/', RABBITMQ_EXCHANGE: 'amq.topic', RABBITMQ_EVENT_TYPES: 'Cart.Opened' })).toEqual([
+      'RABBITMQ_URL must be a URL like amqp://user:password@host:5672/vhost (or amqps://), got "http://admin:***@rabbitmq:15672/"',
+      'RABBITMQ_EXCHANGE must be 1 to 255 letters, digits, -, _, . or : and not start with amq. (RabbitMQ reserves those), got "amq.topic"',
+      'RABBITMQ_EVENT_TYPES must be comma-separated names of letters, digits, _ and -, got "Cart.Opened"',
+    ]);
   });
 
   it('in production, serves GraphiQL only when GRAPHIQL=true says so', () => {

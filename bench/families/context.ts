@@ -22,6 +22,8 @@ export type Scale = {
   idleSubscriptions: number;
   /** Timed cold commands per stream kind and run (workload 8). */
   coldCommands: number;
+  /** Events the RabbitMQ forwarder and the bare client each publish per run. */
+  forwardEvents: number;
 };
 
 export type FamilyContext = {

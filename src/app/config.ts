@@ -49,6 +49,19 @@ export type Config = {
   readonly ops: { readonly port: number | undefined; readonly host: string | undefined; readonly token: string | undefined };
   /** `CORS_ORIGINS`: the web origins whose pages may call the API from a browser (`*`: any, without credentials); the API's own always may. */
   readonly corsOrigins: readonly string[];
+  /** Forwarding to RabbitMQ: on when `RABBITMQ_URL` is set (README, "Forwarding to RabbitMQ"). */
+  readonly rabbitMq: RabbitMqSettings | undefined;
+};
+
+export type RabbitMqSettings = {
+  /** `RABBITMQ_URL` */
+  readonly url: string;
+  /** `RABBITMQ_EXCHANGE` */
+  readonly exchange: string;
+  /** `RABBITMQ_EVENT_TYPES`; undefined forwards every type. */
+  readonly eventTypes: readonly string[] | undefined;
+  /** `RABBITMQ_STREAM_TYPES`; undefined forwards every stream type. */
+  readonly streamTypes: readonly string[] | undefined;
 };
 
 export type Limits = {
@@ -121,6 +134,23 @@ const postgresUrl = () =>
       error: (issue) => `must start with postgres:// or postgresql://, got "${new URL(String(issue.input)).protocol}//"`,
     });
 
+const amqpUrl = () =>
+  z
+    .string()
+    .trim()
+    .refine((raw) => URL.canParse(raw) && ['amqp:', 'amqps:'].includes(new URL(raw).protocol), {
+      error: (issue) => `must be a URL like amqp://user:password@host:5672/vhost (or amqps://), got "${redactUrl(String(issue.input))}"`,
+    });
+
+/** Comma-separated names, blanks dropped: `Cart, Counter` is ['Cart', 'Counter']. */
+const nameList = () =>
+  z
+    .string()
+    .transform((raw) => raw.split(',').map((name) => name.trim()).filter(Boolean))
+    .refine((names) => names.every((name) => /^[A-Za-z0-9_-]+$/.test(name)), {
+      error: (issue) => `must be comma-separated names of letters, digits, _ and -, got "${String(issue.input)}"`,
+    });
+
 /** The variables, their defaults and what each means (the README's configuration table says the same). */
 const variables = z.object({
   PORT: wholeNumber(0, 65535).default(4000).describe('HTTP and WebSocket port. 0 picks a free one (the log says which).'),
@@ -181,6 +211,19 @@ const variables = z.object({
     .string()
     .default('')
     .describe('Comma-separated origins (https://app.example.com) whose pages may call the API from a browser, with credentials; * for any origin, without. Unset: only the API\'s own pages.'),
+  RABBITMQ_URL: amqpUrl()
+    .optional()
+    .describe('When set, a processor forwards every event (or those RABBITMQ_EVENT_TYPES and RABBITMQ_STREAM_TYPES name) to this RabbitMQ, e.g. amqp://user:pass@rabbitmq:5672/.'),
+  RABBITMQ_EXCHANGE: z
+    .string()
+    .trim()
+    .refine((name) => /^[A-Za-z0-9_.:-]{1,255}$/.test(name) && !name.startsWith('amq.'), {
+      error: (issue) => `must be 1 to 255 letters, digits, -, _, . or : and not start with amq. (RabbitMQ reserves those), got "${String(issue.input)}"`,
+    })
+    .default('events')
+    .describe('The durable topic exchange events are published to, routing key <streamType>.<eventType>; declared if missing.'),
+  RABBITMQ_EVENT_TYPES: nameList().optional().describe('Comma-separated event types to forward (e.g. CartCheckedOut,CartOpened); unset: every type.'),
+  RABBITMQ_STREAM_TYPES: nameList().optional().describe('Comma-separated stream types to forward (e.g. Cart); unset: every stream type.'),
   TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
@@ -240,6 +283,14 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: v.TRUST_PROXY,
     corsOrigins: cors.origins,
     ops: { port: v.OPS_PORT, host: v.OPS_HOST, token: v.OPS_TOKEN },
+    rabbitMq: v.RABBITMQ_URL
+      ? {
+          url: v.RABBITMQ_URL,
+          exchange: v.RABBITMQ_EXCHANGE,
+          eventTypes: v.RABBITMQ_EVENT_TYPES?.length ? v.RABBITMQ_EVENT_TYPES : undefined,
+          streamTypes: v.RABBITMQ_STREAM_TYPES?.length ? v.RABBITMQ_STREAM_TYPES : undefined,
+        }
+      : undefined,
   };
 }
 

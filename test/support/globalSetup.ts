@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { ensureRabbitMq } from './rabbitmq.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,7 +12,8 @@ declare module 'vitest' {
 }
 
 type Clusters = { urls: string[]; stop(): Promise<void> };
-type Shared = { clusters: Promise<Clusters>; users: number };
+/** `broker`: a RabbitMQ answering on 127.0.0.1:5672 (started, and installed, when none did; see rabbitmq.ts). */
+type Shared = { clusters: Promise<Clusters>; broker: Promise<void>; users: number };
 
 /**
  * The `int` and `e2e` projects both list this file, and vitest loads it once per project, in the
@@ -28,8 +30,16 @@ const registry = globalThis as { [SHARED]?: Shared };
  * that one server, and vitest.config.ts runs one spec file at a time.
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const shared = (registry[SHARED] ??= { clusters: startClusters(workerSlots(project)), users: 0 });
+  const shared = (registry[SHARED] ??= { clusters: startClusters(workerSlots(project)), broker: ensureRabbitMq(), users: 0 });
   shared.users++;
+  try {
+    await shared.broker;
+  } catch (error) {
+    // No broker means no run: stop the clusters rather than leave them behind.
+    delete registry[SHARED];
+    await (await shared.clusters.catch(() => undefined))?.stop();
+    throw error;
+  }
   project.provide('databaseUrls', (await shared.clusters).urls);
   return async () => {
     if (--shared.users > 0) return;
