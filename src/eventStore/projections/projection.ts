@@ -21,6 +21,31 @@ export type InlineProjection = {
   plan?(em: EntityManager, events: readonly RecordedEvent[]): PlannedWrites | undefined;
   /** Called with the same `events` once their transaction has committed (never after a rollback). */
   afterCommit?(events: readonly RecordedEvent[]): void;
+  /** How to rebuild this projection's tables from the log (see rebuild.ts); without it, it cannot be rebuilt. */
+  readonly rebuild?: Rebuildable;
+};
+
+/**
+ * What a rebuild needs to know of a projection. A rebuild builds the projection's tables beside the
+ * live ones (in a schema of their own, first on the search path, so the projection's unqualified
+ * SQL and MikroORM's writes land there unchanged), catches up and swaps them in atomically.
+ */
+export type Rebuildable = {
+  /**
+   * Bump it whenever the code changes what the projection writes for the same events. The version
+   * the live tables were built with is stored (projection_versions); a different one marks the
+   * read model stale until it is rebuilt.
+   */
+  readonly version: number;
+  /** The entities whose tables this projection alone writes: what is rebuilt and swapped. */
+  readonly entities: readonly EntityName<any>[];
+  /** A new instance that remembers nothing, so a rebuild leaves the live instance's caches alone. */
+  fresh(): InlineProjection;
+  /**
+   * For a view of one row per stream: lets the rebuild fold the log stream by stream (each row is a
+   * pure function of its own stream) and bulk-insert rows, instead of applying the log in commit order.
+   */
+  readonly view?: Pick<StreamView<any, any>, 'streamType' | 'entity' | 'evolve'>;
 };
 
 export type PlannedWrites = {
@@ -38,6 +63,8 @@ export type StreamView<View extends object, E extends Event> = {
   readonly name: string;
   readonly streamType: string;
   readonly entity: EntityName<View>;
+  /** The code's version of the view (default 1): bump it when `evolve` changes, and rebuild (see Rebuildable.version). */
+  readonly version?: number;
   /** The view after `event`; `null` removes the row. Pure: everything it needs is on the event. */
   readonly evolve: (view: View | null, event: RecordedEvent<E>) => View | null;
 };
@@ -87,6 +114,13 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
   return {
     name: view.name,
     streamTypes: [view.streamType],
+    rebuild: {
+      version: view.version ?? 1,
+      entities: [view.entity],
+      view,
+      // A rebuild touches every stream once, in a burst: its own, larger memory of rows.
+      fresh: () => inlineStreamView(view, { cacheSize: 100_000 }),
+    },
     plan(em, events) {
       const changes: { streamId: string; before: View | null; after: View | null; version: number }[] = [];
       for (const [streamId, streamEvents] of byStream(events)) {

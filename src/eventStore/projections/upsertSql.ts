@@ -39,3 +39,26 @@ export function deleteSql(em: EntityManager, entity: EntityName<any>, id: unknow
   const key = meta.properties[meta.primaryKeys[0]!]!;
   return `delete from ${quote(meta.tableName)} where ${quote(key.fieldNames[0]!)} = ${bind(id, key.columnTypes[0]!)} and ${condition}`;
 }
+
+/**
+ * `INSERT … SELECT * FROM unnest(…)` of many rows of a MikroORM entity, one array parameter per
+ * column: a rebuild's bulk load, as fast as a COPY for a few thousand rows and still one ordinary
+ * statement on the entity's unqualified table (so the search path picks the table). Every row gives
+ * every column.
+ */
+export function insertRowsSql(em: EntityManager, entity: EntityName<any>, rows: readonly Record<string, unknown>[], bind: Bind): string {
+  const meta = em.getMetadata().get(entity);
+  const columns: string[] = [];
+  const arrays: string[] = [];
+  for (const prop of meta.props) {
+    if (prop.persist === false || !prop.fieldNames?.length || prop.formula) continue;
+    const columnType = prop.columnTypes[0]!;
+    const json = JSON_COLUMNS.has(columnType);
+    columns.push(quote(prop.fieldNames[0]!));
+    arrays.push(bind(rows.map((row) => {
+      const value = row[prop.name] ?? null;
+      return json && value !== null ? JSON.stringify(value) : value;
+    }), `${columnType}[]`));
+  }
+  return `insert into ${quote(meta.tableName)} (${columns.join(', ')}) select * from unnest(${arrays.join(', ')})`;
+}

@@ -101,6 +101,9 @@ const CLAIM_EMAIL_SQL = `
 export const userEmailReservation: InlineProjection = {
   name: 'user_emails',
   streamTypes: ['User'],
+  // Rebuilt from the registrations in commit order, like any projection; it remembers nothing, so
+  // the rebuild may run this very object.
+  rebuild: { version: 1, entities: [UserEmailRecord], fresh: () => userEmailReservation },
   // Only a registration claims anything; for other user events there is nothing to write, which
   // keeps renames and deactivations on the one-statement append path.
   plan: (_em, events) => (events.some((event) => event.type === 'UserRegistered') ? undefined : { sql: () => [], rows: [] }),
