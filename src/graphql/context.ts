@@ -4,6 +4,7 @@ import type { Identity } from '../core/identity.ts';
 import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ReadModels } from '../eventStore/projections/readModels.ts';
 
 /** Everything a resolver may use. Built per operation; nothing reaches resolvers as a global. */
 export type GraphQLContext = {
@@ -20,4 +21,6 @@ export type GraphQLContext = {
   readonly commands: CommandEnvironment;
   /** The process's live event feed, for subscriptions. */
   readonly feed: LogFeed;
+  /** The rebuildable read models: their versions and rebuilds (admin operations). */
+  readonly readModels: ReadModels;
 };

@@ -3,6 +3,7 @@ import { type Builder, createBuilder } from './builder.ts';
 import { registerErrorTypes } from './errors.ts';
 import { registerEventTypes } from './events.ts';
 import { registerHistory } from './history.ts';
+import { registerReadModels } from './readModels.ts';
 import { registerScalars } from './scalars.ts';
 
 /** What a module adds to the schema: its types, and its query, mutation and subscription fields. */
@@ -18,6 +19,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[]): Grap
   registerErrorTypes(builder);
   registerEventTypes(builder);
   registerHistory(builder);
+  registerReadModels(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }

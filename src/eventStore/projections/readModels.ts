@@ -102,7 +102,9 @@ export class ReadModels {
       if (last) yield last;
       return;
     }
-    const queue: RebuildProgress[] = [running.latest];
+    // An end already reached is told once the lock is released (see launch), through the listener.
+    const ended = running.latest.phase === 'done' || running.latest.phase === 'failed';
+    const queue: RebuildProgress[] = ended ? [] : [running.latest];
     let wake: (() => void) | undefined;
     const listener = (progress: RebuildProgress) => {
       queue.push(progress);
@@ -138,6 +140,10 @@ export class ReadModels {
     const first: RebuildProgress = { readModel: name, phase: 'building', done: 0, total: 0, eventsPerSecond: 0, etaSeconds: undefined, elapsedSeconds: 0 };
     const entry: Running = { latest: first, listeners: new Set(), finished: Promise.resolve() };
     this.running.set(name, entry);
+    const tell = (progress: RebuildProgress) => {
+      onProgress?.(progress);
+      for (const listener of entry.listeners) listener(progress);
+    };
     const finished = rebuildProjection(lock, {
       orm: this.options.orm,
       databaseUrl: this.options.databaseUrl,
@@ -146,13 +152,14 @@ export class ReadModels {
       signal: this.stopping.signal,
       onProgress: (progress) => {
         entry.latest = progress;
-        onProgress?.(progress);
-        for (const listener of entry.listeners) listener(progress);
+        // The end is told once the lock is released, so whoever hears it finds the read model no longer rebuilding.
+        if (progress.phase !== 'done' && progress.phase !== 'failed') tell(progress);
       },
     }).finally(async () => {
       await lock.release();
       this.last.set(name, entry.latest);
       this.running.delete(name);
+      tell(entry.latest);
     });
     entry.finished = finished;
     finished.catch((error: unknown) => this.options.logger.error('a read model rebuild failed', { readModel: name, error }));

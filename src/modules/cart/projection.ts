@@ -57,7 +57,7 @@ export const CartRecord = defineEntity({
 });
 
 /** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveCartView` for time travel. */
-export const cartView: StreamView<CartView, CartEvent> = { name: 'carts', streamType: 'Cart', entity: CartRecord as never, evolve: evolveCartView };
+export const cartView: StreamView<CartView, CartEvent> = { name: 'carts', streamType: 'Cart', version: 1, entity: CartRecord as never, evolve: evolveCartView };
 export const cartProjection = inlineStreamView(cartView);
 
 function withLines(view: CartView, lines: CartLineView[], event: RecordedEvent): CartView {

@@ -32,7 +32,7 @@ export const CounterRecord = defineEntity({
 });
 
 /** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveCounterView` for time travel. */
-export const counterView: StreamView<CounterView, CounterEvent> = { name: 'counters', streamType: 'Counter', entity: CounterRecord as never, evolve: evolveCounterView };
+export const counterView: StreamView<CounterView, CounterEvent> = { name: 'counters', streamType: 'Counter', version: 1, entity: CounterRecord as never, evolve: evolveCounterView };
 export const counterProjection = inlineStreamView(counterView);
 
 /** Pure: the counter view after one event. Used live (inline) and for `asOf` rebuilds alike. */

@@ -41,7 +41,7 @@ export const UserRecord = defineEntity({
 });
 
 /** The read model as a view of each stream, kept inline by the append and rebuilt by `evolveUserView` for time travel. */
-export const userView: StreamView<UserView, UserEvent> = { name: 'users', streamType: 'User', entity: UserRecord as never, evolve: evolveUserView };
+export const userView: StreamView<UserView, UserEvent> = { name: 'users', streamType: 'User', version: 1, entity: UserRecord as never, evolve: evolveUserView };
 export const userProjection = inlineStreamView(userView);
 
 /**
