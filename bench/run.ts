@@ -22,6 +22,7 @@ import type { FamilyContext, FamilyResult, Scale } from './families/context.ts';
 import { logFamily } from './families/log.ts';
 import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
+import { rebuildFamily } from './families/rebuild.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,6 +67,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
   { name: 'log', parts: ['catchup', 'history'], run: logFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
+  { name: 'rebuild', parts: [], run: rebuildFamily },
 ];
 
 async function main(): Promise<void> {

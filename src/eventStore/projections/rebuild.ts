@@ -193,7 +193,7 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
     // 2. Build up to the head.
     let applied: LogPosition = head;
     if (rebuild.view) {
-      await buildByStream(session, em, rebuild.view, shadow, liveSchema, head, batchSize, (n) => {
+      await buildByStream(session, em, rebuild.view, shadow, liveSchema, head, Math.max(batchSize, 10_000), (n) => {
         done += n;
         checkAborted();
         report();
@@ -371,8 +371,12 @@ async function buildByStream(
     );
     let streamId: string | undefined;
     let row: object | null = null;
+    // The next batch is asked for before this one is folded, so PostgreSQL reads while Node folds.
+    const fetch = () => session.query<EventRow>(`fetch ${batchSize} from rebuild_cursor`);
+    let next = fetch();
     for (;;) {
-      const { rows } = await session.query<EventRow>(`fetch ${batchSize} from rebuild_cursor`);
+      const { rows } = await next;
+      if (rows.length === batchSize) next = fetch();
       for (const eventRow of rows) {
         const event = toRecordedEvent(eventRow);
         if (event.streamId !== streamId) {
