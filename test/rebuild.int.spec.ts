@@ -151,31 +151,48 @@ describe('rebuilding an inline projection beside the live one', () => {
     await rebuildOf(cartProjection);
   });
 
-  it('a projection whose declared version changed is stale until a rebuild runs the new code over the whole log', async () => {
+  it('a projection whose declared version changed is stale until a rebuild runs the new code over the whole log, while the new code keeps taking commands', async () => {
     await runCart(open('versioned'));
     await runCart(add('versioned', 'A', 2));
     const models = new ReadModels({ orm: db.orm, databaseUrl: db.database.url, projections: [cartProjection], logger: silentLogger });
     await models.recordUnversioned();
     expect((await models.statuses()).find((s) => s.name === 'carts')).toMatchObject({ version: 1, builtVersion: 1, state: 'current' });
 
-    // Version 2 of the view writes customer ids in capitals.
-    const shouting = (view: CartView | null, event: RecordedEvent<CartEvent>) => {
+    // Version 2 of the view opens carts with the customer id in capitals. Rows it grows from a
+    // version-1 row keep the old spelling: only a rebuild makes every row version 2.
+    const capitals = (view: CartView | null, event: RecordedEvent<CartEvent>) => {
       const next = evolveCartView(view, event);
-      return next && { ...next, customerId: next.customerId.toUpperCase() };
+      return next && event.type === 'CartOpened' ? { ...next, customerId: next.customerId.toUpperCase() } : next;
     };
-    const version2 = inlineStreamView({ ...cartView, version: 2, evolve: shouting });
+    const version2 = inlineStreamView({ ...cartView, version: 2, evolve: capitals });
     const upgraded = new ReadModels({ orm: db.orm, databaseUrl: db.database.url, projections: [version2], logger: silentLogger });
     await upgraded.recordUnversioned();
     expect((await upgraded.statuses()).find((s) => s.name === 'carts')).toMatchObject({ version: 2, builtVersion: 1, state: 'stale' });
 
+    // The new code takes commands before and during the rebuild.
+    const deployed = apiInstance(db.orm, { projections: [version2] });
+    const runDeployed = (command: CartCommand, commandId?: string) => handleCommand(deployed(), cartDecider, command.data.cartId, command, commandId ? { commandId } : {});
+    for (let i = 0; i < 20; i++) await runDeployed(add(`seed-${i}`, 'E', 1));
+    expect((await cartRows()).get('seed-0')?.customerId).toBe('customer-seed-0');
+    let writing = true;
+    const writer = async (w: number) => {
+      for (let n = 0; writing; n++) await runDeployed(add(`seed-${(n * 7 + w) % 40}`, 'F', 1), n % 2 === 0 ? `v2-${w}-${n}` : undefined);
+    };
+    const writers = [writer(0), writer(1), writer(2)];
+
     const progress: string[] = [];
     const result = await upgraded.run('carts', (p) => progress.push(p.phase));
+    await runDeployed(add('seed-3', 'G', 1));
+    writing = false;
+    await Promise.all(writers);
     expect(result.phase).toBe('done');
     expect(progress).toContain('building');
     expect(progress.at(-1)).toBe('done');
     expect((await upgraded.statuses()).find((s) => s.name === 'carts')).toMatchObject({ version: 2, builtVersion: 2, state: 'current' });
-    expect((await cartRows()).get('versioned')?.customerId).toBe('CUSTOMER-VERSIONED');
-    expect(await cartRows()).toEqual(await foldedCarts(shouting));
+    const rows = await cartRows();
+    expect(rows.get('versioned')?.customerId).toBe('CUSTOMER-VERSIONED');
+    expect(rows.get('seed-3')?.customerId).toBe('CUSTOMER-SEED-3');
+    expect(rows).toEqual(await foldedCarts(capitals));
     // Back to version 1 for the specs after this one.
     await rebuildOf(cartProjection);
   });

@@ -142,6 +142,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
       await feed.start();
+      readModels.watch();
       const listening = await listen(httpServer, config.port, config.host);
       if (!opsServer) return listening;
       const opsUrl = (await listen(opsServer, config.ops!.port!, config.ops!.host ?? config.host)).url.replace(/\/graphql$/, '');

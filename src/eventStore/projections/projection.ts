@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { EntityName } from '@mikro-orm/core';
+import { type EntityName, LockMode } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../../core/message.ts';
 import { LRUCache } from 'lru-cache';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
@@ -46,6 +46,12 @@ export type Rebuildable = {
    * pure function of its own stream) and bulk-insert rows, instead of applying the log in commit order.
    */
   readonly view?: Pick<StreamView<any, any>, 'streamType' | 'entity' | 'evolve'>;
+  /**
+   * Whether the live instance may remember rows between commands (default on). Off while the live
+   * tables were built by another version: a remembered row may then have grown from an old row, and
+   * would be written on into the rebuilt tables. Switching it off forgets what was remembered.
+   */
+  remember?(on: boolean): void;
 };
 
 export type PlannedWrites = {
@@ -90,6 +96,7 @@ type CachedView<View> = { readonly version: number; readonly row: View | null };
  */
 export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>, options: { cacheSize?: number } = {}): InlineProjection {
   const committed = new LRUCache<string, CachedView<View>>({ max: options.cacheSize ?? 10_000 });
+  let remembering = true;
   const uncommitted = new WeakMap<readonly RecordedEvent[], Map<string, CachedView<View>>>();
 
   const byStream = (events: readonly RecordedEvent[]) => {
@@ -106,7 +113,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
   const knownBefore = (streamId: string, streamEvents: RecordedEvent<E>[]): { row: View | null } | undefined => {
     const before = streamEvents[0]!.version - 1;
     if (before === 0) return { row: null };
-    const cached = committed.get(streamId);
+    const cached = remembering ? committed.get(streamId) : undefined;
     return cached?.version === before ? { row: cached.row } : undefined;
   };
   const evolveAll = (row: View | null, streamEvents: RecordedEvent<E>[]) => streamEvents.reduce<View | null>((v, e) => view.evolve(v, e), row);
@@ -120,6 +127,10 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
       view,
       // A rebuild touches every stream once, in a burst: its own, larger memory of rows.
       fresh: () => inlineStreamView(view, { cacheSize: 100_000 }),
+      remember(on) {
+        remembering = on;
+        if (!on) committed.clear();
+      },
     },
     plan(em, events) {
       const changes: { streamId: string; before: View | null; after: View | null; version: number }[] = [];
@@ -143,7 +154,9 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
       for (const [streamId, streamEvents] of byStream(events)) {
         let current = knownBefore(streamId, streamEvents)?.row;
         if (current === undefined) {
-          const row = await em.findOne(view.entity, streamId as never);
+          // FOR SHARE: while a rebuild switches tables (it holds them IN EXCLUSIVE MODE) this read
+          // waits, then reads the rebuilt table, instead of growing a row the switch is replacing.
+          const row = await em.findOne(view.entity, streamId as never, { lockMode: LockMode.PESSIMISTIC_READ });
           current = row ? ({ ...row } as View) : null;
         }
         const next = evolveAll(current, streamEvents);
@@ -154,6 +167,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
       uncommitted.set(events, written);
     },
     afterCommit(events) {
+      if (!remembering) return;
       for (const [streamId, entry] of uncommitted.get(events) ?? []) committed.set(streamId, entry);
     },
   };

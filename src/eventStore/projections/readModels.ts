@@ -34,6 +34,7 @@ export class ReadModels {
   /** The last progress of each rebuild this process ran, so a late follower still learns how it ended. */
   private readonly last = new Map<string, RebuildProgress>();
   private readonly stopping = new AbortController();
+  private watcher: NodeJS.Timeout | undefined;
 
   private readonly options: ReadModelsOptions;
 
@@ -61,14 +62,20 @@ export class ReadModels {
     );
   }
 
+  /**
+   * Every read model's status, and each live projection told whether it may remember rows (not
+   * while its tables were built by another version: see Rebuildable.remember).
+   */
   async statuses(): Promise<ReadModelStatus[]> {
     const em = this.options.orm.em.fork();
     const rows = await query<{ name: string; version: number; rebuilt_at: Date | string | null }>(em, 'select name, version, rebuilt_at from projection_versions');
     const built = new Map(rows.map((row) => [row.name, row]));
     const rebuilding = await runningRebuilds(em, this.names);
     return this.names.map((name) => {
-      const version = this.projections.get(name)!.rebuild!.version;
+      const rebuild = this.projections.get(name)!.rebuild!;
+      const version = rebuild.version;
       const row = built.get(name);
+      rebuild.remember?.(row?.version === version);
       const state: ReadModelState = rebuilding.has(name) ? 'rebuilding' : row?.version === version ? 'current' : 'stale';
       return { name, version, builtVersion: row?.version, state, rebuiltAt: row?.rebuilt_at ? new Date(row.rebuilt_at) : undefined };
     });
@@ -126,8 +133,28 @@ export class ReadModels {
     }
   }
 
+  /**
+   * While a read model is stale, looks every `intervalMs` whether it was rebuilt (here or by
+   * another instance), so its projection may remember rows again; stops looking once none is stale.
+   */
+  watch(intervalMs = 5_000): void {
+    if (this.watcher) return;
+    const look = async () => {
+      const stale = (await this.statuses().catch(() => [])).some((status) => status.builtVersion !== status.version);
+      if (!stale && this.watcher) {
+        clearInterval(this.watcher);
+        this.watcher = undefined;
+      }
+    };
+    this.watcher = setInterval(() => void look(), intervalMs);
+    this.watcher.unref();
+    void look();
+  }
+
   /** Stops rebuilds running here (the live tables stay as they were) and waits for them to let go. */
   async stop(): Promise<void> {
+    if (this.watcher) clearInterval(this.watcher);
+    this.watcher = undefined;
     this.stopping.abort(new Error('shutting down'));
     await Promise.allSettled([...this.running.values()].map((running) => running.finished));
   }
@@ -157,6 +184,7 @@ export class ReadModels {
       },
     }).finally(async () => {
       await lock.release();
+      await this.statuses().catch(() => undefined);
       this.last.set(name, entry.latest);
       this.running.delete(name);
       tell(entry.latest);
