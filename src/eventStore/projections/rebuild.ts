@@ -143,6 +143,8 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
   const session = lock.client;
   const em = orm.em.fork();
   const shadow = shadowSchemaOf(readModel);
+  /** Where the replaced tables go at the switch, to be dropped after it. */
+  const retired = `${shadow}_retired`;
   const [{ schema: liveSchema }] = (await session.query<{ schema: string }>('select current_schema() as schema')).rows as [{ schema: string }];
   const tables = rebuild.entities.map((entity) => em.getMetadata().get(entity).tableName);
   const searchPath = `set local search_path to ${quoteIdent(shadow)}, ${quoteIdent(liveSchema)}`;
@@ -182,7 +184,9 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
 
   try {
     await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`);
+    await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`);
     await session.query(`create schema ${quoteIdent(shadow)}`);
+    await session.query(`create schema ${quoteIdent(retired)}`);
     for (const table of tables) {
       await session.query(`create table ${inShadow(table)} (like ${live(table)} including defaults including constraints including generated including identity including storage including comments)`);
     }
@@ -247,11 +251,12 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
       const tail = await readTail(tx, applied, projection.streamTypes);
       tailEvents = tail.length;
       await instance.apply(tx, tail);
+      // Moving tables between schemas only changes the catalog; dropping the old ones (unlinking
+      // their files) waits until after the commit, outside the pause.
       for (const table of tables) {
-        await query(tx, `drop table ${live(table)}`);
+        await query(tx, `alter table ${live(table)} set schema ${quoteIdent(retired)}`);
         await query(tx, `alter table ${inShadow(table)} set schema ${quoteIdent(liveSchema)}`);
       }
-      await query(tx, `drop schema ${quoteIdent(shadow)}`);
       done += tail.length;
       total = Math.max(total, done);
       const pauseSoFar = performance.now() - pauseStarted;
@@ -265,6 +270,8 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
       );
     });
     const writePauseMs = performance.now() - pauseStarted;
+    await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`);
+    await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`);
     phase = 'done';
     const result = { ...progress({ writePauseMs, etaSeconds: 0 }), writePauseMs };
     options.onProgress?.(result);
@@ -274,6 +281,7 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
     phase = 'failed';
     options.onProgress?.(progress({ error: error instanceof Error ? error.message : String(error) }));
     await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`).catch(() => undefined);
+    await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`).catch(() => undefined);
     throw error;
   }
 }
