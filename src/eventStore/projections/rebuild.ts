@@ -3,7 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { IllegalStateError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RecordedEvent } from '../../core/message.ts';
-import { query } from '../../db/sql.ts';
+import { pgErrorCode, query } from '../../db/sql.ts';
 import { readLog } from '../log/read.ts';
 import { LOG_START, type LogPosition } from '../log/position.ts';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from '../log/recorded.ts';
@@ -57,7 +57,13 @@ export type RebuildOptions = {
   readonly batchSize?: number;
   /** Catch-up rounds end once a round found at most this many new events; default 500. */
   readonly tailSize?: number;
+  /** How long the switch waits for the live tables' lock before it gives up, catches up and tries again; default 2 s. */
+  readonly switchLockTimeoutMs?: number;
 };
+
+/** SQLSTATE of a lock that `lock_timeout` gave up on. */
+const LOCK_NOT_AVAILABLE = '55P03';
+const SWITCH_ATTEMPTS = 5;
 
 /**
  * A session that holds a projection's rebuild lock; `acquire` refuses with RebuildInProgressError
@@ -140,6 +146,7 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
   const readModel = projection.name;
   const batchSize = options.batchSize ?? 5_000;
   const tailSize = options.tailSize ?? 500;
+  const switchLockTimeoutMs = options.switchLockTimeoutMs ?? 2_000;
   const session = lock.client;
   const em = orm.em.fork();
   const shadow = shadowSchemaOf(readModel);
@@ -220,55 +227,69 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
     // 3. Catch up with what was appended meanwhile, in rounds, below the horizon.
     phase = 'catching_up';
     report(true);
-    for (let round = 0; round < 50; round++) {
-      let found = 0;
-      for (;;) {
-        checkAborted();
-        const page = await readLog(em.fork(), { after: applied, limit: batchSize, ...streamFilter(projection) });
-        const events = page.events.filter((event) => projection.streamTypes.includes(event.streamType));
-        await applyToShadow(events);
-        applied = page.next;
-        found += events.length;
-        done += events.length;
-        total = Math.max(total, done);
-        report();
-        if (page.events.length < batchSize) break;
+    const catchUp = async () => {
+      for (let round = 0; round < 50; round++) {
+        let found = 0;
+        for (;;) {
+          checkAborted();
+          const page = await readLog(em.fork(), { after: applied, limit: batchSize, ...streamFilter(projection) });
+          const events = page.events.filter((event) => projection.streamTypes.includes(event.streamType));
+          await applyToShadow(events);
+          applied = page.next;
+          found += events.length;
+          done += events.length;
+          total = Math.max(total, done);
+          report();
+          if (page.events.length < batchSize) break;
+        }
+        if (found <= tailSize) return;
       }
-      if (found <= tailSize) break;
-    }
+    };
+    await catchUp();
 
-    // 4. Switch.
+    // 4. Switch. A lock that does not come within `switchLockTimeoutMs` (a long transaction holds
+    // the table) is given up rather than waited for, since new writes queue behind the waiting
+    // LOCK: catch up once more and try again.
     phase = 'switching';
     report(true);
-    checkAborted();
     let pauseStarted = 0;
     let tailEvents = 0;
-    await em.fork().transactional(async (tx) => {
-      await query(tx, searchPath);
-      pauseStarted = performance.now();
-      await query(tx, `lock table ${tables.map(live).join(', ')} in exclusive mode`);
-      // Committed is final now for everything that touched these tables: no horizon.
-      const tail = await readTail(tx, applied, projection.streamTypes);
-      tailEvents = tail.length;
-      await instance.apply(tx, tail);
-      // Moving tables between schemas only changes the catalog; dropping the old ones (unlinking
-      // their files) waits until after the commit, outside the pause.
-      for (const table of tables) {
-        await query(tx, `alter table ${live(table)} set schema ${quoteIdent(retired)}`);
-        await query(tx, `alter table ${inShadow(table)} set schema ${quoteIdent(liveSchema)}`);
+    for (let attempt = 1; ; attempt++) {
+      checkAborted();
+      try {
+        await em.fork().transactional(async (tx) => {
+          await query(tx, searchPath);
+          await query(tx, `set local lock_timeout = ${Math.max(1, Math.round(switchLockTimeoutMs))}`);
+          pauseStarted = performance.now();
+          await query(tx, `lock table ${tables.map(live).join(', ')} in exclusive mode`);
+          // Committed is final now for everything that touched these tables: no horizon.
+          const tail = await readTail(tx, applied, projection.streamTypes);
+          tailEvents = tail.length;
+          await instance.apply(tx, tail);
+          // Moving tables between schemas only changes the catalog; dropping the old ones (unlinking
+          // their files) waits until after the commit, outside the pause.
+          for (const table of tables) {
+            await query(tx, `alter table ${live(table)} set schema ${quoteIdent(retired)}`);
+            await query(tx, `alter table ${inShadow(table)} set schema ${quoteIdent(liveSchema)}`);
+          }
+          await query(
+            tx,
+            `insert into ${quoteIdent(liveSchema)}.projection_versions (name, version, rebuilt_at, rebuilt_events, rebuild_seconds, write_pause_ms)
+             values ($1, $2, now(), $3, $4, $5)
+             on conflict (name) do update set version = excluded.version, rebuilt_at = excluded.rebuilt_at, rebuilt_events = excluded.rebuilt_events,
+               rebuild_seconds = excluded.rebuild_seconds, write_pause_ms = excluded.write_pause_ms`,
+            [readModel, rebuild.version, done + tail.length, (performance.now() - started) / 1000, performance.now() - pauseStarted],
+          );
+        });
+        break;
+      } catch (error) {
+        if (pgErrorCode(error).code !== LOCK_NOT_AVAILABLE || attempt >= SWITCH_ATTEMPTS) throw error;
+        logger.warn('a rebuild could not lock the live tables in time; catching up and trying again', { readModel, attempt, lockTimeoutMs: switchLockTimeoutMs });
+        await catchUp();
       }
-      done += tail.length;
-      total = Math.max(total, done);
-      const pauseSoFar = performance.now() - pauseStarted;
-      await query(
-        tx,
-        `insert into ${quoteIdent(liveSchema)}.projection_versions (name, version, rebuilt_at, rebuilt_events, rebuild_seconds, write_pause_ms)
-         values ($1, $2, now(), $3, $4, $5)
-         on conflict (name) do update set version = excluded.version, rebuilt_at = excluded.rebuilt_at, rebuilt_events = excluded.rebuilt_events,
-           rebuild_seconds = excluded.rebuild_seconds, write_pause_ms = excluded.write_pause_ms`,
-        [readModel, rebuild.version, done, (performance.now() - started) / 1000, pauseSoFar],
-      );
-    });
+    }
+    done += tailEvents;
+    total = Math.max(total, done);
     const writePauseMs = performance.now() - pauseStarted;
     await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`);
     await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`);
