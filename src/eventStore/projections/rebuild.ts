@@ -134,8 +134,8 @@ export const shadowSchemaOf = (readModel: string) => `rebuild_${readModel.toLowe
  *    writers that already touched them and blocks new writes (both append paths write the
  *    projection's rows in the append's transaction) while reads go on. Every event that touched
  *    the live tables is committed now, so the tail after the last applied position is read without
- *    the horizon, applied, and the tables swapped (drop the live ones, move the new ones into the
- *    live schema: names, indexes and constraints as before). A waiting append then writes into the
+ *    the horizon, applied, and the tables swapped (the live ones moved aside and dropped after the
+ *    commit, the new ones moved into the live schema: names, indexes and constraints as before). A waiting append then writes into the
  *    new tables, and its events were not in the tail because they had not committed: nothing is
  *    missed or applied twice. Queries see the old tables until the commit and the new ones after.
  */
