@@ -190,6 +190,8 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
   };
 
   try {
+    // DDL in one transaction each time: one commit (and WAL flush) instead of one per statement.
+    await session.query('begin');
     await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`);
     await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`);
     await session.query(`create schema ${quoteIdent(shadow)}`);
@@ -197,6 +199,7 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
     for (const table of tables) {
       await session.query(`create table ${inShadow(table)} (like ${live(table)} including defaults including constraints including generated including identity including storage including comments)`);
     }
+    await session.query('commit');
     const head = await logHead(session);
     total = await countEvents(session, projection.streamTypes, head);
     report(true);
@@ -291,8 +294,7 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
     done += tailEvents;
     total = Math.max(total, done);
     const writePauseMs = performance.now() - pauseStarted;
-    await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`);
-    await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`);
+    await session.query(`drop schema if exists ${quoteIdent(retired)}, ${quoteIdent(shadow)} cascade`);
     phase = 'done';
     const result = { ...progress({ writePauseMs, etaSeconds: 0 }), writePauseMs };
     options.onProgress?.(result);
@@ -301,8 +303,8 @@ export async function rebuildProjection(lock: RebuildLock, options: RebuildOptio
   } catch (error) {
     phase = 'failed';
     options.onProgress?.(progress({ error: error instanceof Error ? error.message : String(error) }));
-    await session.query(`drop schema if exists ${quoteIdent(shadow)} cascade`).catch(() => undefined);
-    await session.query(`drop schema if exists ${quoteIdent(retired)} cascade`).catch(() => undefined);
+    await session.query('rollback').catch(() => undefined);
+    await session.query(`drop schema if exists ${quoteIdent(shadow)}, ${quoteIdent(retired)} cascade`).catch(() => undefined);
     throw error;
   }
 }
@@ -434,6 +436,7 @@ async function buildByStream(
  * schema the tables look exactly as the migrations left the old ones (the ORM's schema diff stays empty).
  */
 async function copyIndexes(session: pg.Client, tables: readonly string[], liveSchema: string, shadow: string): Promise<void> {
+  await session.query('begin');
   for (const table of tables) {
     const qualified = `${quoteIdent(liveSchema)}.${quoteIdent(table)}`;
     const { rows } = await session.query<{ definition: string; constraint_name: string | null; constraint_definition: string | null }>(
@@ -452,4 +455,5 @@ async function copyIndexes(session: pg.Client, tables: readonly string[], liveSc
       }
     }
   }
+  await session.query('commit');
 }
