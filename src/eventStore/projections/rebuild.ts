@@ -128,8 +128,10 @@ export const shadowSchemaOf = (readModel: string) => `rebuild_${readModel.toLowe
  *    every event at or before P is committed and final. A per-stream view folds each stream in
  *    turn from a cursor in stream order and bulk-inserts the rows; any other projection has its own
  *    `apply` run over the log in commit order. Then the live tables' indexes and keys are copied.
- * 3. Catch up in rounds through readLog after P, with the projection's own `apply` writing into the
- *    new tables (they come first on the search path), until a round finds only a short tail.
+ * 3. Catch up in rounds through readLog after P, writing into the new tables (they come first on
+ *    the search path), until a round finds only a short tail: a per-stream view folds each batch's
+ *    rows on with its `evolve` in a few statements (applyToViewRows), any other projection runs its
+ *    own `apply`.
  * 4. Switch, in one short transaction: LOCK the live tables IN EXCLUSIVE MODE, which waits for
  *    writers that already touched them and blocks new writes (both append paths write the
  *    projection's rows in the append's transaction) while reads go on. Every event that touched
