@@ -27,6 +27,7 @@ import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
 import { snapshotsFamily } from './families/snapshots.ts';
 import { forwardingFamily } from './families/forwarding.ts';
+import { rebuildFamily } from './families/rebuild.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -81,6 +82,7 @@ const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Pr
   { name: 'memory', parts: [], run: memoryFamily },
   { name: 'snapshots', parts: [], run: snapshotsFamily },
   { name: 'forwarding', parts: ['rabbitmq'], run: forwardingFamily },
+  { name: 'rebuild', parts: [], run: rebuildFamily },
 ];
 
 async function main(): Promise<void> {

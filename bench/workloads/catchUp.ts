@@ -38,7 +38,7 @@ async function logHead(url: string): Promise<LogPosition> {
   });
 }
 
-async function startWriters(url: string, writers: number, prefix: string) {
+export async function startWriters(url: string, writers: number, prefix: string) {
   const options: WriterOptions = { databaseUrl: url, writers, rate: 0, cartsPerWriter: 0, record: false, prefix };
   const process = await startLoadProcess('bench/clients/writers.ts', options);
   await process.ask({ type: 'start' }, 'started');

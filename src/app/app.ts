@@ -8,6 +8,7 @@ import { commandEnvironments } from '../eventStore/commands/commandEnvironment.t
 import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { LogFeed } from '../eventStore/feed/feed.ts';
 import { SnapshotStore } from '../eventStore/snapshots/snapshots.ts';
+import { ReadModels } from '../eventStore/projections/readModels.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
@@ -51,6 +52,8 @@ export type App = {
   readonly orm: Orm;
   /** This process's live event feed (one per process, shared by every subscription). */
   readonly feed: LogFeed;
+  /** The rebuildable read models and this process's rebuilds. */
+  readonly readModels: ReadModels;
   /** Runs an HTTP GraphQL request in process, without a port (Yoga's fetch). */
   readonly fetch: (request: Request) => Promise<Response>;
   /** Starts the live feed and listens on the configured port. */
@@ -80,6 +83,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
     throw error;
   }
 
+  const readModels = new ReadModels({ orm, databaseUrl, projections: composition.projections, upcasters: composition.upcasters, logger });
+  try {
+    await readModels.recordUnversioned();
+  } catch (error) {
+    await orm.close();
+    throw error;
+  }
+  // Rebuilt only on command (rebuildReadModel, npm run rebuild), never at start: see docs/evolving.md.
+  for (const stale of (await readModels.statuses()).filter((status) => status.state === 'stale')) {
+    logger.warn('a read model was built by another version of its projection; rebuild it once every instance runs this code', { readModel: stale.name, version: stale.version, builtVersion: stale.builtVersion });
+  }
+
   const { upcasters } = composition;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger, upcasters });
   const snapshots = new SnapshotStore({ policies: composition.snapshots, logger });
@@ -103,7 +118,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs, ...(options.graphiqlToken ? { token: options.graphiqlToken } : {}) } : false,
-    makeContext: contextFactory({ orm, clock, ids, logger, feed, upcasters, correlation, authenticator, environmentFor }),
+    makeContext: contextFactory({ orm, clock, ids, logger, feed, upcasters, readModels, correlation, authenticator, environmentFor }),
     maskError,
     alreadyHandled,
     maxRequestBytes: limits.requestBytes,
@@ -119,7 +134,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     ],
     logger,
   });
-  const ops = { health: () => health(orm, feed), metrics, token: config.ops?.token, logger };
+  const ops = { health: () => health(orm, feed, readModels), metrics, token: config.ops?.token, logger };
   const opsServer = config.ops?.port !== undefined ? createOpsServer(ops) : undefined;
   const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
   const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger, limits, trustProxy, origins });
@@ -128,9 +143,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   return {
     orm,
     feed,
+    readModels,
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
       await feed.start();
+      readModels.watch();
       const listening = await listen(httpServer, config.port, config.host);
       if (!opsServer) return listening;
       const opsUrl = (await listen(opsServer, config.ops!.port!, config.ops!.host ?? config.host)).url.replace(/\/graphql$/, '');
@@ -142,6 +159,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
         // Requests already running (commands mid-transaction) finish while sockets and the feed close.
         const httpClosed = Promise.all([closeGracefully(httpServer), opsServer && closeGracefully(opsServer)]);
         await subscriptions.dispose();
+        // A rebuild running here stops between batches; the live tables stay as they were.
+        await readModels.stop();
         await feed.stop();
         await httpClosed;
         // A NOTIFY still on its way holds a pooled connection: let it finish before the pool closes.

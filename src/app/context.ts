@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
+import type { ReadModels } from '../eventStore/projections/readModels.ts';
 import type { EventMetadata } from '../core/message.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { GraphQLError } from 'graphql';
@@ -29,6 +30,7 @@ export function contextFactory(deps: {
   logger: Logger;
   feed: LogFeed;
   upcasters: UpcasterRegistry;
+  readModels: ReadModels;
   correlation: Correlation;
   authenticator: Authenticator;
   environmentFor: (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment;
@@ -47,6 +49,7 @@ export function contextFactory(deps: {
       correlationId,
       feed: deps.feed,
       upcasters: deps.upcasters,
+      readModels: deps.readModels,
       commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }, identity),
     };
   };

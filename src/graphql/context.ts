@@ -5,6 +5,7 @@ import type { CommandEnvironment } from '../eventStore/commands/commandHandler.t
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
+import type { ReadModels } from '../eventStore/projections/readModels.ts';
 
 /** Everything a resolver may use. Built per operation; nothing reaches resolvers as a global. */
 export type GraphQLContext = {
@@ -23,4 +24,6 @@ export type GraphQLContext = {
   readonly feed: LogFeed;
   /** Every event type's current version and upcasters: whatever a resolver reads of the log goes through it. */
   readonly upcasters: UpcasterRegistry;
+  /** The rebuildable read models: their versions and rebuilds (admin operations). */
+  readonly readModels: ReadModels;
 };

@@ -6,6 +6,7 @@ import { registerEventTypeCatalogue } from './eventTypes.ts';
 import { registerHistory } from './history.ts';
 import { registerRevert } from './revert.ts';
 import type { Decider } from '../core/decider.ts';
+import { registerReadModels } from './readModels.ts';
 import { registerScalars } from './scalars.ts';
 
 /** What a module adds to the schema: its types, and its query, mutation and subscription fields. */
@@ -26,6 +27,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[], decid
   registerHistory(builder);
   registerRevert(builder, deciders);
   registerEventTypeCatalogue(builder);
+  registerReadModels(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { EntityName } from '@mikro-orm/core';
+import { type EntityName, LockMode } from '@mikro-orm/core';
 import type { Event, RecordedEvent } from '../../core/message.ts';
 import { LRUCache } from 'lru-cache';
 import { deleteSql, upsertSql, type Bind } from './upsertSql.ts';
@@ -25,6 +25,37 @@ export type InlineProjection = {
   plan?(em: EntityManager, events: readonly RecordedEvent[]): PlannedWrites | undefined;
   /** Called with the same `events` once their transaction has committed (never after a rollback). */
   afterCommit?(events: readonly RecordedEvent[]): void;
+  /** How to rebuild this projection's tables from the log (see rebuild.ts); without it, it cannot be rebuilt. */
+  readonly rebuild?: Rebuildable;
+};
+
+/**
+ * What a rebuild needs to know of a projection. A rebuild builds the projection's tables beside the
+ * live ones (in a schema of their own, first on the search path, so the projection's unqualified
+ * SQL and MikroORM's writes land there unchanged), catches up and swaps them in atomically.
+ */
+export type Rebuildable = {
+  /**
+   * Bump it whenever the code changes what the projection writes for the same events. The version
+   * the live tables were built with is stored (projection_versions); a different one marks the
+   * read model stale until it is rebuilt.
+   */
+  readonly version: number;
+  /** The entities whose tables this projection alone writes: what is rebuilt and swapped. */
+  readonly entities: readonly EntityName<any>[];
+  /** A new instance that remembers nothing, so a rebuild leaves the live instance's caches alone. */
+  fresh(): InlineProjection;
+  /**
+   * For a view of one row per stream: lets the rebuild fold the log stream by stream (each row is a
+   * pure function of its own stream) and bulk-insert rows, instead of applying the log in commit order.
+   */
+  readonly view?: Pick<StreamView<any, any>, 'streamType' | 'entity' | 'evolve'>;
+  /**
+   * Whether the live instance may remember rows between commands (default on). Off while the live
+   * tables were built by another version: a remembered row may then have grown from an old row, and
+   * would be written on into the rebuilt tables. Switching it off forgets what was remembered.
+   */
+  remember?(on: boolean): void;
 };
 
 export type PlannedWrites = {
@@ -42,6 +73,8 @@ export type StreamView<View extends object, E extends Event> = {
   readonly name: string;
   readonly streamType: string;
   readonly entity: EntityName<View>;
+  /** The code's version of the view (default 1): bump it when `evolve` changes, and rebuild (see Rebuildable.version). */
+  readonly version?: number;
   /** The view after `event`; `null` removes the row. Pure: everything it needs is on the event. */
   readonly evolve: (view: View | null, event: RecordedEvent<E>) => View | null;
   /**
@@ -75,6 +108,7 @@ type CachedView<View> = { readonly version: number; readonly row: View | null };
  */
 export function inlineStreamView<View extends object, E extends Event>(view: StreamView<View, E>, options: { cacheSize?: number } = {}): InlineProjection {
   const committed = new LRUCache<string, CachedView<View>>({ max: options.cacheSize ?? 10_000 });
+  let remembering = true;
   const uncommitted = new WeakMap<readonly RecordedEvent[], Map<string, CachedView<View>>>();
 
   const byStream = (events: readonly RecordedEvent[]) => {
@@ -93,7 +127,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
     if (streamEvents.some(isReverted)) return undefined;
     const before = streamEvents[0]!.version - 1;
     if (before === 0) return { row: null };
-    const cached = committed.get(streamId);
+    const cached = remembering ? committed.get(streamId) : undefined;
     return cached?.version === before ? { row: cached.row } : undefined;
   };
   const evolveAll = (row: View | null, streamEvents: RecordedEvent<E>[]) => streamEvents.reduce<View | null>((v, e) => view.evolve(v, e), row);
@@ -104,6 +138,17 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
   return {
     name: view.name,
     streamTypes: [view.streamType],
+    rebuild: {
+      version: view.version ?? 1,
+      entities: [view.entity],
+      view,
+      // A rebuild touches every stream once, in a burst: its own, larger memory of rows.
+      fresh: () => inlineStreamView(view, { cacheSize: 100_000 }),
+      remember(on) {
+        remembering = on;
+        if (!on) committed.clear();
+      },
+    },
     plan(em, events) {
       const changes: { streamId: string; before: View | null; after: View | null; version: number }[] = [];
       for (const [streamId, streamEvents] of byStream(events)) {
@@ -126,7 +171,9 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
       for (const [streamId, streamEvents] of byStream(events)) {
         let current = knownBefore(streamId, streamEvents)?.row;
         if (current === undefined) {
-          const row = await em.findOne(view.entity, streamId as never);
+          // FOR SHARE: while a rebuild switches tables (it holds them IN EXCLUSIVE MODE) this read
+          // waits, then reads the rebuilt table, instead of growing a row the switch is replacing.
+          const row = await em.findOne(view.entity, streamId as never, { lockMode: LockMode.PESSIMISTIC_READ });
           current = row ? ({ ...row } as View) : null;
         }
         const next = streamEvents.some(isReverted) ? await replayedAfter(em, upcasters, streamId, streamEvents) : evolveAll(current, streamEvents);
@@ -137,6 +184,7 @@ export function inlineStreamView<View extends object, E extends Event>(view: Str
       uncommitted.set(events, written);
     },
     afterCommit(events) {
+      if (!remembering) return;
       for (const [streamId, entry] of uncommitted.get(events) ?? []) committed.set(streamId, entry);
     },
   };

@@ -60,6 +60,7 @@ export const CartRecord = defineEntity({
 export const cartView: StreamView<CartView, CartEvent> = {
   name: 'carts',
   streamType: 'Cart',
+  version: 1,
   entity: CartRecord as never,
   evolve: evolveCartView,
   // After a revert the row is the one at the target version, as of the revert: `version` stays the stream's.

@@ -35,6 +35,7 @@ export const CounterRecord = defineEntity({
 export const counterView: StreamView<CounterView, CounterEvent> = {
   name: 'counters',
   streamType: 'Counter',
+  version: 1,
   entity: CounterRecord as never,
   evolve: evolveCounterView,
   // After a revert the row is the one at the target version, as of the revert: `version` stays the stream's.

@@ -44,6 +44,7 @@ export const UserRecord = defineEntity({
 export const userView: StreamView<UserView, UserEvent> = {
   name: 'users',
   streamType: 'User',
+  version: 1,
   entity: UserRecord as never,
   evolve: evolveUserView,
   // After a revert the row is the one at the target version, as of the revert: `version` stays the stream's.
@@ -108,6 +109,9 @@ const CLAIM_EMAIL_SQL = `
 export const userEmailReservation: InlineProjection = {
   name: 'user_emails',
   streamTypes: ['User'],
+  // Rebuilt from the registrations in commit order, like any projection; it remembers nothing, so
+  // the rebuild may run this very object.
+  rebuild: { version: 1, entities: [UserEmailRecord], fresh: () => userEmailReservation },
   // Only a registration claims anything; for other user events there is nothing to write, which
   // keeps renames and deactivations on the one-statement append path.
   plan: (_em, events) => (events.some((event) => event.type === 'UserRegistered') ? undefined : { sql: () => [], rows: [] }),
