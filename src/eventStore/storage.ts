@@ -6,9 +6,11 @@ import { Migration20261123020000_history_indexes } from './migrations/Migration2
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
 import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
 import { StreamReaderRecord } from './access/streamReaderRecord.ts';
+import { Migration20261202010000_processors } from './migrations/Migration20261202010000_processors.ts';
+import { ProcessorCheckpointRecord, ProcessorParkedRecord } from './processors/processorRecords.ts';
 
-/** The event store's own tables: the log, the idempotency record of commands, and who may read each stream. */
-export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord, StreamReaderRecord];
+/** The event store's own tables: the log, the idempotency record of commands, who may read each stream, and processors' checkpoints and parked events. */
+export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord, StreamReaderRecord, ProcessorCheckpointRecord, ProcessorParkedRecord];
 
 /** Its migrations, in order; they run before any module's. */
 export const eventStoreMigrations: readonly MigrationObject[] = [
@@ -16,4 +18,5 @@ export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261123020000_history_indexes', class: Migration20261123020000_history_indexes },
   { name: 'Migration20261123020100_commands', class: Migration20261123020100_commands },
   { name: 'Migration20261201000000_stream_readers', class: Migration20261201000000_stream_readers },
+  { name: 'Migration20261202010000_processors', class: Migration20261202010000_processors },
 ];

@@ -26,13 +26,18 @@ export class LogFeed {
   private readonly subscribers = new SubscriberIndex<FeedSubscription>();
   private readonly listener: LogListener;
   private readonly follower: LogFollower;
+  private readonly advanceListeners = new Set<(position: LogPosition) => void>();
   private started = false;
   private stopped = false;
 
   constructor(options: FeedOptions) {
     const { em, databaseUrl, logger, ...rest } = options;
     this.settings = { ...FEED_DEFAULTS, ...rest };
-    this.follower = new LogFollower({ em, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events) });
+    this.follower = new LogFollower({ em, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events),
+      advanced: (position) => {
+        for (const listener of this.advanceListeners) listener(position);
+      },
+    });
     this.listener = new LogListener({
       databaseUrl,
       logger,
@@ -48,6 +53,16 @@ export class LogFeed {
   /** Every event up to here has been handed to the subscriptions that want it. */
   get position(): LogPosition {
     return this.follower.position;
+  }
+
+  /**
+   * Calls `listener` with the follower's new position each time it has read further (everything up
+   * to it is final: see readLog), so that processors read when the log moved instead of polling.
+   * Returns the function that stops it.
+   */
+  onAdvance(listener: (position: LogPosition) => void): () => void {
+    this.advanceListeners.add(listener);
+    return () => this.advanceListeners.delete(listener);
   }
 
   get subscriberCount(): number {

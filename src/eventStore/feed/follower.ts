@@ -16,6 +16,8 @@ export type FollowerOptions = {
   readonly stats: FeedStats;
   /** Gets every batch, in log order, right after `position` has moved past it (same synchronous step). */
   readonly deliver: (events: readonly RecordedEvent[]) => void;
+  /** Told the new position after each batch, once it is delivered: how processors are woken (see LogFeed.onAdvance). */
+  readonly advanced?: (position: LogPosition) => void;
 };
 
 /**
@@ -114,6 +116,7 @@ export class LogFollower {
           this.recent.append(page.events);
           stats.eventsRead += page.events.length;
           deliver(page.events);
+          this.options.advanced?.(this.current);
           if (page.events.length < settings.batchSize) break;
         }
       } while (this.pumpAgain && !this.stopped);
