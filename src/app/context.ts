@@ -4,6 +4,7 @@ import type { Clock, IdGenerator } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
+import type { Processors } from '../eventStore/processors/processors.ts';
 import type { EventMetadata } from '../core/message.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { GraphQLError } from 'graphql';
@@ -27,6 +28,8 @@ export function contextFactory(deps: {
   ids: IdGenerator;
   logger: Logger;
   feed: LogFeed;
+  processors: Processors;
+  readYourWritesTimeoutMs: number;
   correlation: Correlation;
   authenticator: Authenticator;
   environmentFor: (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment;
@@ -44,6 +47,8 @@ export function contextFactory(deps: {
       logger: deps.logger.child({ correlationId }),
       correlationId,
       feed: deps.feed,
+      processors: deps.processors,
+      readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
       commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }, identity),
     };
   };

@@ -3,12 +3,13 @@ import { type Builder, createBuilder } from './builder.ts';
 import { registerErrorTypes } from './errors.ts';
 import { registerEventTypes } from './events.ts';
 import { registerHistory } from './history.ts';
+import { registerProcessors } from './processors.ts';
 import { registerScalars } from './scalars.ts';
 
 /** What a module adds to the schema: its types, and its query, mutation and subscription fields. */
 export type GraphQLRegistration = (builder: Builder) => void;
 
-/** The schema of the core (events, history, errors, scalars) and of the given registrations, in order. */
+/** The schema of the core (events, history, errors, scalars, the processors' admin API) and of the given registrations, in order. */
 export function buildSchema(registrations: readonly GraphQLRegistration[]): GraphQLSchema {
   const builder = createBuilder();
   builder.queryType({ description: 'Reads. Everything here reads projections, except the event history and time travel.' });
@@ -18,6 +19,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[]): Grap
   registerErrorTypes(builder);
   registerEventTypes(builder);
   registerHistory(builder);
+  registerProcessors(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }
