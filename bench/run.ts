@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full suite (under 10 minutes on 2 cores)
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
- *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --only=catchup,history   (families or their parts: processor, productsales, …)
  *   npm run bench -- --profile         V8 CPU profiles of the API child (and this process) in bench/results/profiles
  *   npm run bench -- --out=name        write bench/results/<name>.md/json instead of latest
  */
@@ -22,6 +22,7 @@ import type { FamilyContext, FamilyResult, Scale } from './families/context.ts';
 import { logFamily } from './families/log.ts';
 import { liveFamily } from './families/live.ts';
 import { memoryFamily } from './families/memory.ts';
+import { productSalesFamily } from './families/productSales.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -63,7 +64,8 @@ const QUICK: Scale = {
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
   { name: 'commands', parts: ['graphql', 'library'], run: commandsFamily },
-  { name: 'log', parts: ['catchup', 'history'], run: logFamily },
+  { name: 'log', parts: ['catchup', 'history', 'processor'], run: logFamily },
+  { name: 'productsales', parts: [], run: productSalesFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
 ];
