@@ -40,7 +40,14 @@ export type RunnerDeps = {
   readonly fenced: (processor: string) => void;
 };
 
-type Session = { epoch: bigint; position: LogPosition; status: CheckpointStatus; readonly controller: AbortController };
+type Session = {
+  epoch: bigint;
+  position: LogPosition;
+  status: CheckpointStatus;
+  /** Retries an admin asked for are looked up once a session: asking for one makes the holder claim again (see Processors.change). */
+  retriesTaken: boolean;
+  readonly controller: AbortController;
+};
 
 /** A failure that ends the session rather than counting as the handler's. */
 const endsSession = (error: unknown, signal: AbortSignal) => error instanceof FencedError || signal.aborted;
@@ -82,7 +89,7 @@ export class ProcessorRunner {
 
   /** Starts a session from a fresh claim of the checkpoint (the lock is held; the epoch is ours). */
   claimed(checkpoint: Checkpoint): void {
-    this.session = { epoch: checkpoint.epoch, position: checkpoint.position, status: checkpoint.status, controller: new AbortController() };
+    this.session = { epoch: checkpoint.epoch, position: checkpoint.position, status: checkpoint.status, retriesTaken: false, controller: new AbortController() };
     this.deps.logger.info('processor claimed', { processor: this.name, epoch: checkpoint.epoch.toString(), status: checkpoint.status });
     this.wake();
   }
@@ -111,7 +118,10 @@ export class ProcessorRunner {
     try {
       do {
         this.again = false;
-        await this.retryRequested(session);
+        if (!session.retriesTaken) {
+          await this.retryRequested(session);
+          session.retriesTaken = true;
+        }
         await this.catchUp(session);
       } while (this.again && !signal.aborted);
     } catch (error) {
