@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LogPosition } from '../log/position.ts';
 import type { LogFilter, LogPage } from '../log/read.ts';
 import { fanOut } from './fanOut.ts';
@@ -111,6 +112,14 @@ export class LogFeed {
   /** How far this follower is behind the log and what holds the log back. */
   lag(): Promise<LogLag> {
     return this.follower.lag();
+  }
+
+  /**
+   * A processor's batch: matching events after `after` up to `upTo` (at most the feed's position),
+   * from the events the follower holds in memory when it still holds them, else from readLog on `em`.
+   */
+  readBatch(em: EntityManager, after: LogPosition, upTo: LogPosition, filter: LogFilter, limit: number): Promise<LogPage> {
+    return this.follower.readBatch(em, after, upTo, filter, limit);
   }
 
   /** @internal */

@@ -96,6 +96,11 @@ export class LogFollower {
     return readLog(em, { after, upTo, filter, limit: settings.catchUpPageSize });
   }
 
+  /** The same page for a processor's batch (`limit` events at most), on `em`; not counted among subscribers' catch-up reads. */
+  readBatch(em: EntityManager, after: LogPosition, upTo: LogPosition, filter: LogFilter, limit: number): Promise<LogPage> {
+    return Promise.resolve(this.recent.read(after, upTo, filter, limit, matchesFilter) ?? readLog(em, { after, upTo, filter, limit }));
+  }
+
   /** How far this follower is behind the log and what holds the log back. */
   lag(): Promise<LogLag> {
     return readLogLag(this.options.em, this.current);

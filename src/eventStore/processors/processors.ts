@@ -111,10 +111,15 @@ export class Processors {
           clock: options.clock,
           settings: this.settings,
           followerPosition: () => options.feed.position,
+          readBatch: (em, after, upTo, filter, limit) => options.feed.readBatch(em, after, upTo, filter, limit),
           observer: {
             failed: (name) => this.counters.get(name)!.failures++,
             parked: (name) => this.counters.get(name)!.parked++,
-            progressed: (name, position) => this.progressed(name, position),
+            progressed: (name, position, wrote) => {
+              this.progressed(name, position);
+              // Events committed while that transaction ran were invisible to the follower until it ended.
+              if (wrote) void options.feed.pump();
+            },
           },
           fenced: (name) => void this.reclaim(name),
         }),

@@ -3,7 +3,7 @@ import type { Clock } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RecordedEvent } from '../../core/message.ts';
 import { comparePositions, type LogPosition, positionOf } from '../log/position.ts';
-import { type LogFilter, readEventAt, readLog } from '../log/read.ts';
+import { type LogFilter, type LogPage, readEventAt } from '../log/read.ts';
 import type { ProcessorDefinition } from './processorDefinition.ts';
 import { advanceCheckpoint, type Checkpoint, type CheckpointStatus, FencedError, listParked, parkEvent, setParkedStatus } from './processorStore.ts';
 
@@ -23,8 +23,8 @@ export type RunnerObserver = {
   failed(processor: string): void;
   /** An event was parked. */
   parked(processor: string): void;
-  /** The checkpoint moved (committed). */
-  progressed(processor: string, position: LogPosition): void;
+  /** The checkpoint moved (committed); `wrote`: in a transaction that may have held readers of the log back. */
+  progressed(processor: string, position: LogPosition, wrote?: boolean): void;
 };
 
 export type RunnerDeps = {
@@ -35,6 +35,8 @@ export type RunnerDeps = {
   readonly settings: RunnerSettings;
   /** How far this process's log follower has read: the runner never reads past it. */
   readonly followerPosition: () => LogPosition;
+  /** A batch up to the follower's position: LogFeed.readBatch (memory, else readLog). */
+  readonly readBatch: (em: EntityManager, after: LogPosition, upTo: LogPosition, filter: LogFilter, limit: number) => Promise<LogPage>;
   readonly observer: RunnerObserver;
   /** The runner was fenced (its epoch is no longer the current one): the host claims again or gives up. */
   readonly fenced: (processor: string) => void;
@@ -143,7 +145,7 @@ export class ProcessorRunner {
     while (!signal.aborted && session.status === 'running') {
       const target = this.deps.followerPosition();
       if (comparePositions(session.position, target) >= 0) return;
-      const page = await readLog(this.deps.em.fork(), { after: session.position, upTo: target, limit: batchSize, filter: this.filter });
+      const page = await this.deps.readBatch(this.deps.em.fork(), session.position, target, this.filter, batchSize);
       // A short page read everything that matches up to the target, which is final (readLog's horizon): the checkpoint may pass it.
       const next = page.events.length < batchSize ? target : page.next;
       if (page.events.length === 0) await this.commit(session, [], next);
@@ -227,9 +229,11 @@ export class ProcessorRunner {
       await moveCheckpoint(this.deps.em.fork());
     } else if (this.definition.delivery === 'transactional') {
       await this.deps.em.fork().transactional(async (tx) => {
-        // Checkpoint first: its row lock keeps a new holder's claim waiting until this commits or rolls back.
-        await moveCheckpoint(tx);
         await this.definition.handle(events, context(tx));
+        // Last, so the transaction takes a transaction id (which holds every reader of the log back,
+        // see readLog) as late as it can. Fenced all the same: a claim since ours makes this update
+        // fail and the whole batch roll back; a claim after it waits for its row lock.
+        await moveCheckpoint(tx);
       });
     } else {
       await this.definition.handle(events, context(this.deps.em.fork()));
@@ -237,7 +241,7 @@ export class ProcessorRunner {
     }
     if (!onlyForward || comparePositions(next, session.position) > 0) session.position = next;
     if (onlyForward) session.status = 'running';
-    this.deps.observer.progressed(this.name, session.position);
+    this.deps.observer.progressed(this.name, session.position, events.length > 0);
   }
 
   /** Parked events an admin asked to retry, in commit order, each handled again with its full attempts. */

@@ -2,7 +2,7 @@ import { defineEntity, p } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RecordedEvent } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
-import { readStream } from '../../eventStore/log/read.ts';
+import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from '../../eventStore/log/recorded.ts';
 import type { ProcessorDefinition } from '../../eventStore/processors/processorDefinition.ts';
 import { type CartEvent, type CartState, evolve, initialState } from './cart.ts';
 
@@ -65,10 +65,10 @@ export const productSalesProcessor: ProcessorDefinition = {
   readModel: PRODUCT_SALES,
   async handle(events, { em }) {
     const totals = new Map<string, Sale>();
+    // The checkout's event carries totals only; the lines are in the carts' earlier events: one read for the batch.
+    const histories = await cartHistories(em, events);
     for (const checkout of events) {
-      // The checkout's event carries totals only; the lines are in the cart's earlier events.
-      const history = (await readStream(em, checkout.streamId, { toVersion: checkout.version })) as RecordedEvent<CartEvent>[];
-      for (const sale of salesOfCheckout(history, checkout)) {
+      for (const sale of salesOfCheckout(histories.get(checkout.streamId) ?? [], checkout)) {
         const key = `${sale.sku}\u0000${sale.currency}`;
         const sum = totals.get(key);
         totals.set(key, sum ? { ...sale, units: sum.units + sale.units, revenue: sum.revenue + sale.revenue, carts: sum.carts + 1 } : sale);
@@ -80,6 +80,24 @@ export const productSalesProcessor: ProcessorDefinition = {
     await query(em, 'delete from product_sales');
   },
 };
+
+/** Each checked-out cart's events, in version order. */
+async function cartHistories(em: EntityManager, checkouts: readonly RecordedEvent[]): Promise<Map<string, RecordedEvent<CartEvent>[]>> {
+  const rows = await query<EventRow>(
+    em,
+    // salesOfCheckout takes each stream up to its checkout; a checked-out cart takes no later events anyway.
+    `select ${EVENT_COLUMNS} from events where stream_id = any($1::text[]) order by stream_id, stream_version`,
+    [[...new Set(checkouts.map((c) => c.streamId))]],
+  );
+  const histories = new Map<string, RecordedEvent<CartEvent>[]>();
+  for (const row of rows) {
+    const event = toRecordedEvent(row) as RecordedEvent<CartEvent>;
+    const history = histories.get(event.streamId) ?? [];
+    history.push(event);
+    histories.set(event.streamId, history);
+  }
+  return histories;
+}
 
 async function upsertSales(em: EntityManager, sales: readonly Sale[]): Promise<void> {
   if (sales.length === 0) return;
