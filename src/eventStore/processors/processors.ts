@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, StaleReadError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
-import { query } from '../../db/sql.ts';
+import { pgErrorCode, query } from '../../db/sql.ts';
 import type { LogFeed } from '../feed/feed.ts';
 import { comparePositions, encodePosition, isLogStart, LOG_START, type LogPosition } from '../log/position.ts';
 import { isEventPosition } from '../log/read.ts';
@@ -30,6 +30,8 @@ export type ProcessorSettings = RunnerSettings & {
   /** How often a process that holds no lock of a processor tries to take it (how soon it takes over from a dead one). */
   readonly takeoverIntervalMs: number;
 };
+
+const DEADLOCK_DETECTED = '40P01';
 
 export const PROCESSOR_DEFAULTS: ProcessorSettings = { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 };
 
@@ -281,18 +283,28 @@ export class Processors {
   }
 
   /**
-   * An admin change in one transaction that first bumps the epoch, which fences the holder (its next
-   * write fails, a write under way is waited for), and then tells it to claim again at once.
+   * An admin change in one transaction that first bumps the epoch, which fences the holder, and
+   * then tells it to claim again at once. First, so that whatever `apply` reads or empties is final:
+   * a batch of the holder's either committed its checkpoint before (the bump waited for it, and
+   * everything it wrote is visible to the statements after) or cannot commit at all (its checkpoint
+   * update finds a new epoch and its writes roll back). A batch holding rows `apply` wants while
+   * waiting for the checkpoint row is a deadlock PostgreSQL breaks; the change is then tried again.
    */
   private async change<T>(name: string, apply: (tx: EntityManager, checkpoint: Checkpoint, definition: ProcessorDefinition) => Promise<T>): Promise<T> {
     const definition = this.definitions.find((d) => d.name === name);
     if (!definition) throw new NotFoundError('Processor', name);
-    return this.options.em.fork().transactional(async (tx) => {
-      const checkpoint = await bumpEpoch(tx, name, this.options.clock.now());
-      const result = await apply(tx, checkpoint, definition);
-      await query(tx, `select pg_notify('${CONTROL_CHANNEL}', $1)`, [name]);
-      return result;
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.em.fork().transactional(async (tx) => {
+          const checkpoint = await bumpEpoch(tx, name, this.options.clock.now());
+          const result = await apply(tx, checkpoint, definition);
+          await query(tx, `select pg_notify('${CONTROL_CHANNEL}', $1)`, [name]);
+          return result;
+        });
+      } catch (error) {
+        if (pgErrorCode(error).code !== DEADLOCK_DETECTED || attempt >= 3) throw error;
+      }
+    }
   }
 
   private async waitingParked(em: EntityManager, name: string, eventId: string): Promise<ParkedEvent> {
