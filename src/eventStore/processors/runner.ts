@@ -112,7 +112,11 @@ export class ProcessorRunner {
       this.again = true;
       return;
     }
-    this.running = this.run(session).finally(() => (this.running = undefined));
+    this.running = this.run(session).finally(() => {
+      this.running = undefined;
+      // A wake-up between the run's last check and here would otherwise be lost until the log moves again.
+      if (this.again) this.wake();
+    });
   }
 
   private async run(session: Session): Promise<void> {
@@ -133,6 +137,7 @@ export class ProcessorRunner {
       }
       if (signal.aborted) return;
       // Not the handler's failure (those are retried and parked below): the database, most likely.
+      this.again = false;
       this.deps.logger.error('processor could not read or write its state; trying again shortly', { processor: this.name, error });
       this.retryTimer = setTimeout(() => this.wake(), this.deps.settings.backoffMaxMs / 4);
       this.retryTimer.unref();
