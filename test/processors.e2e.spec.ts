@@ -96,7 +96,8 @@ describe('product sales, an asynchronous read model', () => {
     // Without the position the answer is at once, and the checkout is not in it yet.
     expect((await server.gql(SALES, { sku: 'TEA' })).data.productSales).toEqual({ __typename: 'ProductSales', items: [] });
     const answer = server.gql(SALES, { consistentWith: position, sku: 'TEA' });
-    setTimeout(() => gate.open(), 300);
+    await until(async () => server.app.processors.waiting === 1, 'the query waits for product sales');
+    gate.open();
     expect((await answer).data.productSales).toEqual({
       __typename: 'ProductSales',
       items: [{ sku: 'TEA', name: 'Product TEA', unitsSold: 3, revenue: { amount: 1350, currency: 'EUR' }, carts: 1 }],
@@ -193,5 +194,6 @@ describe('the processors admin API', () => {
     expect(text).toMatch(/processor_lag_seconds\{processor="cart-product-sales"\} [\d.]+/);
     expect(text).toMatch(/processor_failures_total\{processor="poison-detector"\} [1-9]\d*/);
     expect(text).toMatch(/processor_parked_total\{processor="poison-detector"\} [1-9]/);
+    expect(text).toMatch(/processor_read_your_writes_waiting 0/);
   });
 });

@@ -101,6 +101,14 @@ function registerProcessorMetrics(processors: Processors, registers: Registry[])
   perProcessor('processor_lag_seconds', 'Age of the oldest event a processor has yet to handle; 0 when it is caught up.', (s) => s.lag.seconds);
   perProcessor('processor_parked_events', 'Events a processor parked that wait for a retry or a skip.', (s) => s.parkedCount);
   perProcessor('processor_running', '1 while some process holds the processor and it is not stopped on a parked event.', (s) => (s.status === 'RUNNING' ? 1 : 0));
+  new Gauge({
+    name: 'processor_read_your_writes_waiting',
+    help: 'Queries in this process waiting for an asynchronous read model to pass their consistentWith position.',
+    registers,
+    collect() {
+      this.set(processors.waiting);
+    },
+  });
   new Counter({
     name: 'processor_failures_total',
     help: 'Failed attempts of a processor\'s handler in this process (each retry that failed counts).',

@@ -170,6 +170,11 @@ export class Processors {
     for (const waiter of this.waiters) waiter.resolve();
   }
 
+  /** Queries of this process waiting for a read model to catch up (`consistentWith`). */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
   /** Whether this process runs `name` now. */
   runs(name: string): boolean {
     return this.runners.get(name)?.active ?? false;
