@@ -138,6 +138,52 @@ describe('a processor reads the log through its checkpoint', () => {
     expect((await handled('single')).map((r) => [r.event_id, r.times])).toEqual([...first, ...second].map((e) => [e.id, 1]));
   });
 
+  it("a holder that lost its lock mid-batch cannot commit that batch once the other process has handled it", async () => {
+    let entered = false;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = await countingProcessor('stale', { gate: () => ((entered = true), held) });
+    const a = await startProcess([slow]);
+    await until(async () => a.processors.runs('stale'), 'the first process runs it');
+    const b = await startProcess([await countingProcessor('stale')]);
+    const [event] = await a.append('stale-1', ['ThingHappened']);
+    await until(async () => entered, 'the first process is inside the batch');
+    await admin.query(`select pg_terminate_backend(l.pid) from pg_locks l join pg_stat_activity s using (pid)
+      where l.locktype = 'advisory' and l.granted and s.application_name = 'processors' and s.datname = current_database()`);
+    await until(async () => (await handled('stale')).length === 1, 'the second process handled the event');
+    // The first holder's handler now goes on and writes, but its checkpoint update finds a newer epoch: all of it rolls back.
+    release();
+    await a.stop();
+    expect(await handled('stale')).toEqual([{ event_id: event!.id, times: 1 }]);
+    expect(b.processors.runs('stale')).toBe(true);
+  });
+
+  it('an external processor moves its checkpoint only after its handler returned, so a failed batch is handed over again', async () => {
+    const delivered: string[] = [];
+    let failNext = true;
+    const one = await startProcess([
+      {
+        name: 'outside',
+        delivery: 'external',
+        filter: { streamTypes: ['outside'] },
+        async handle(events) {
+          // Half the batch reaches the other system, then the call fails: those events come again.
+          delivered.push(...events.slice(0, 1).map((e) => e.id));
+          if (failNext) {
+            failNext = false;
+            throw new Error('the other system went away');
+          }
+          delivered.push(...events.slice(1).map((e) => e.id));
+        },
+      },
+    ]);
+    const events = await one.append('outside-1', ['ThingHappened', 'ThingHappened', 'ThingHappened']);
+    await until(async () => new Set(delivered).size === 3, 'every event delivered');
+    expect([...new Set(delivered)]).toEqual(events.map((e) => e.id));
+    expect(delivered.length).toBeGreaterThan(3);
+    expect(await one.processors.parked('outside')).toEqual([]);
+  });
+
   it('a stale holder cannot move the checkpoint once another has claimed it', async () => {
     const definition = await countingProcessor('fenced');
     const one = await startProcess([definition]);
