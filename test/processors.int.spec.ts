@@ -230,6 +230,19 @@ describe('failures', () => {
     expect((await one.processors.parked('stopping', { all: true }))[0]).toMatchObject({ status: 'skipped' });
   });
 
+  it("with onParked 'stop' a retry that succeeds handles the event, then the ones after it, in order", async () => {
+    const poison = new Set(['halting-1']);
+    const one = await startProcess([await countingProcessor('halting', { poison, maxAttempts: 2, onParked: 'stop' })]);
+    const [bad] = await one.append('halting-1', ['ThingHappened']);
+    const after = await one.append('halting-2', ['ThingHappened']);
+    await until(async () => (await one.processors.list())[0]!.status === 'STOPPED', 'stopped');
+    poison.clear();
+    await one.processors.retry('halting', bad!.id);
+    await until(async () => (await handled('halting')).length === 2, 'both handled');
+    expect((await handled('halting')).map((r) => [r.event_id, r.times])).toEqual([bad!, ...after].map((e) => [e.id, 1]));
+    expect((await one.processors.list())[0]).toMatchObject({ status: 'RUNNING', parkedCount: 0 });
+  });
+
   it('a reset to the start empties what the processor keeps and handles everything again, once', async () => {
     const one = await startProcess([await countingProcessor('rebuilt')]);
     const events = await one.append('rebuilt-1', ['ThingHappened', 'ThingHappened', 'ThingHappened']);
