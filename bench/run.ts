@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full suite (under 10 minutes on 2 cores)
  *   npm run bench -- --quick           tiny sizes, for development (about a minute)
- *   npm run bench -- --only=catchup,history
+ *   npm run bench -- --only=catchup,history   (families or their parts: processor, productsales, …)
  *   npm run bench -- --only=postgraphile,emmett,paging   the peers' cells (and the raw limits beside them)
  *   npm run bench -- --quick --only=snapshots   cold commands on long streams, with and without snapshots
  *   npm run bench -- --quick --only=rabbitmq   the RabbitMQ forwarder beside a bare amqplib client
@@ -28,6 +28,7 @@ import { memoryFamily } from './families/memory.ts';
 import { snapshotsFamily } from './families/snapshots.ts';
 import { forwardingFamily } from './families/forwarding.ts';
 import { rebuildFamily } from './families/rebuild.ts';
+import { productSalesFamily } from './families/productSales.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,7 +78,8 @@ const QUICK: Scale = {
 
 const FAMILIES: { name: string; parts: string[]; run: (ctx: FamilyContext) => Promise<FamilyResult> }[] = [
   { name: 'commands', parts: ['graphql', 'postgraphile', 'library', 'emmett'], run: commandsFamily },
-  { name: 'log', parts: ['catchup', 'history', 'paging'], run: logFamily },
+  { name: 'log', parts: ['catchup', 'history', 'paging', 'processor'], run: logFamily },
+  { name: 'productsales', parts: [], run: productSalesFamily },
   { name: 'live', parts: [], run: liveFamily },
   { name: 'memory', parts: [], run: memoryFamily },
   { name: 'snapshots', parts: [], run: snapshotsFamily },

@@ -33,6 +33,8 @@ describe('configuration from environment variables', () => {
       corsOrigins: [],
       ops: { port: undefined, host: undefined, token: undefined },
       rabbitMq: undefined,
+      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 },
+      readYourWritesTimeoutMs: 5000,
     });
   });
 
@@ -53,6 +55,20 @@ describe('configuration from environment variables', () => {
       'RABBITMQ_EXCHANGE must be 1 to 255 letters, digits, -, _, . or : and not start with amq. (RabbitMQ reserves those), got "amq.topic"',
       'RABBITMQ_EVENT_TYPES must be comma-separated names of letters, digits, _ and -, got "Cart.Opened"',
     ]);
+  });
+
+  it('reads the processors\' batch size, attempts, backoff and takeover interval, and the read-your-writes wait', () => {
+    const config = loadConfig({
+      PROCESSOR_BATCH_SIZE: '50',
+      PROCESSOR_MAX_ATTEMPTS: '3',
+      PROCESSOR_BACKOFF_MS: '10',
+      PROCESSOR_BACKOFF_MAX_MS: '1000',
+      PROCESSOR_TAKEOVER_INTERVAL_MS: '250',
+      READ_YOUR_WRITES_TIMEOUT_MS: '2000',
+    });
+    expect(config.processors).toEqual({ batchSize: 50, maxAttempts: 3, backoffMs: 10, backoffMaxMs: 1000, takeoverIntervalMs: 250 });
+    expect(config.readYourWritesTimeoutMs).toBe(2000);
+    expect(problemsOf({ PROCESSOR_MAX_ATTEMPTS: '0' })).toEqual(['PROCESSOR_MAX_ATTEMPTS must be a whole number from 1 to 1000, got "0"']);
   });
 
   it('in production, serves GraphiQL only when GRAPHIQL=true says so', () => {
@@ -144,6 +160,8 @@ describe('configuration from environment variables', () => {
       trustProxy: false,
       corsOrigins: [],
       ops: { port: undefined, host: undefined, token: undefined },
+      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 },
+      readYourWritesTimeoutMs: 5000,
     });
   });
 

@@ -81,7 +81,7 @@ async function readWholeLog(): Promise<RecordedEvent[]> {
 
 const batches = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
-const context = (signal = new AbortController().signal): ProcessorContext => ({ em: db.orm.em.fork(), logger: silentLogger, signal });
+const context = (signal = new AbortController().signal): ProcessorContext => ({ em: db.orm.em.fork(), upcasters: appUpcasters, logger: silentLogger, signal });
 
 /** A logger that keeps what it is told, to see what the forwarder went through. */
 type LogLine = { level: string; message: string; fields: LogFields };

@@ -9,6 +9,7 @@ import { ensurePeersInstalled } from '../peers/install.ts';
 import { copyEventsForPostGraphile, createPostGraphileEventsTable, startPostGraphile } from '../peers/postgraphile.ts';
 import type { LatencySummary } from '../lib/stats.ts';
 import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
+import { noopProcessorCell, type NoopProcessorResult } from '../workloads/processors.ts';
 import { BENCH_CUSTOMER, detectHistoryQuery, FILTERS, graphqlHistoryCell, historyQueries, libraryHistoryCell, rawHistoryCell, type FilterName } from '../workloads/history.ts';
 import { postgraphilePagingCell, PRODUCT_PAGE, productPagingCell, rawPagingCell, REQUESTED_PAGE, type PagingResult } from '../workloads/paging.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
@@ -18,6 +19,7 @@ const { orm: ormSchema } = compose(modules);
 const W3 = '3. Catch-up read';
 const W6 = '6. History';
 const W7 = '7. Paging the log';
+const W11 = '11. Processors';
 const WRITERS = 4;
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -140,6 +142,28 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
       target: { text: '0', worse: 'higher', check: (worst) => worst === 0 },
       note: feed.map((x, i) => `run ${i + 1}: ${x.delivered} delivered of ${x.inTable} in the table, ${x.appendedDuringRead} appended during the read, lost ${x.lost}, repeated ${x.repeated}, out of order ${x.outOfOrder}`).join('; ') }));
     details.catchUp = { raw, feed };
+  }
+
+  if (only('processor')) {
+    const orm = await openOrm({ url: bigUrl, poolSize: ctx.apiPoolSize, ...ormSchema });
+    const raw: RawReadResult[] = [];
+    const noop: NoopProcessorResult[] = [];
+    try {
+      for (let run = 0; run < 2; run++) {
+        ctx.log(`raw cursor read (no writers) run ${run + 1}`);
+        raw.push(await rawCursorReadCell(bigUrl, 0, `rawp${run}`));
+        ctx.log(`no-op processor over the log run ${run + 1}`);
+        noop.push(await noopProcessorCell(bigUrl, orm, `bench-noop-${run}`));
+      }
+    } finally {
+      await orm.close();
+    }
+    const rawRate = raw.map((x) => x.eventsPerS);
+    rows.push(row({ workload: W11, cell: `no-op processor, ${fmtCount(scale.logEvents)} events, batches of ${noop[0]!.batchSize}`, figure: 'events/s (batches from the follower, memory or readLog, + a checkpoint transaction each)', unit: 'ev/s',
+      runs: noop.map((x) => x.eventsPerS), raw: rawRate, rawLabel: 'server-side cursor, FETCH 10000',
+      target: { text: '≥ 0.5 × raw', worse: 'lower', check: (worst) => worst / mean(rawRate) >= 0.5 },
+      note: noop.map((x, i) => `run ${i + 1}: ${x.handled} handled of ${x.events} in ${x.seconds} s`).join('; ') }));
+    details.noopProcessor = { raw, noop };
   }
   return { rows, notes, details };
 }

@@ -15,7 +15,7 @@ import type { FamilyContext, FamilyResult } from './context.ts';
 
 const { orm: ormSchema, upcasters } = compose(modules);
 
-const W = '9. Read-model rebuild';
+const W = '10. Read-model rebuild';
 const WRITERS = 2;
 const QUERY_CLIENTS = 4;
 

@@ -134,10 +134,10 @@ export async function catchUpCell(url: string, orm: Orm, writers: number, prefix
 
 /**
  * The raw-SQL limit for a read: node `pg`, a server-side cursor over the table in position order,
- * FETCH 10000 at a time, rows decoded as pg decodes them. The same writers append meanwhile.
+ * FETCH 10000 at a time, rows decoded as pg decodes them. The same writers append meanwhile (none with 0).
  */
 export async function rawCursorReadCell(url: string, writers: number, prefix: string): Promise<RawReadResult> {
-  const writerProcess = await startWriters(url, writers, prefix);
+  const writerProcess = writers > 0 ? await startWriters(url, writers, prefix) : undefined;
   const client = new pg.Client({ connectionString: url, application_name: 'bench-raw-read' });
   await client.connect();
   let rows = 0;
@@ -156,6 +156,6 @@ export async function rawCursorReadCell(url: string, writers: number, prefix: st
   } finally {
     await client.end();
   }
-  const report = await writerProcess.stop();
-  return { rows, seconds: round(seconds, 3), eventsPerS: round(rows / seconds, 0), appendedDuringRead: report.appended };
+  const report = await writerProcess?.stop();
+  return { rows, seconds: round(seconds, 3), eventsPerS: round(rows / seconds, 0), appendedDuringRead: report?.appended ?? 0 };
 }

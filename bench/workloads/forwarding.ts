@@ -75,7 +75,7 @@ export async function forwarderCell(
   const [warmup, ...batches] = batchesOf(events, batchSize);
   const forwarder = rabbitMqForwarder({ url, exchange: topology.exchange, logger: silentLogger, connectionName: 'bench-forwarder' });
   // An external processor's context: a fork outside any transaction, which the forwarder does not touch.
-  const context = { em, logger: silentLogger, signal: new AbortController().signal };
+  const context = { em, upcasters, logger: silentLogger, signal: new AbortController().signal };
   try {
     await forwarder.processor.handle(warmup!, context);
     const started = performance.now();

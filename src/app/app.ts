@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { DEFAULT_LIMITS, redactUrl } from './config.ts';
+import { DEFAULT_LIMITS, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, redactUrl } from './config.ts';
 import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { startEmbeddedPostgres, type RunningPostgres } from '../db/embeddedPostgres.ts';
@@ -9,6 +9,9 @@ import { CommitNotifier } from '../eventStore/feed/commitNotifier.ts';
 import { LogFeed } from '../eventStore/feed/feed.ts';
 import { SnapshotStore } from '../eventStore/snapshots/snapshots.ts';
 import { ReadModels } from '../eventStore/projections/readModels.ts';
+import type { ProcessorDefinition } from '../eventStore/processors/processorDefinition.ts';
+import { Processors } from '../eventStore/processors/processors.ts';
+import { rabbitMqForwarder } from '../eventStore/forwarding/rabbitMqForwarder.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
@@ -37,13 +40,20 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'embedde
 }
 
 export type AppOptions = {
-  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins' | 'ops'>>;
+  config: Pick<Config, 'port' | 'host' | 'graphiql' | 'commandRetries' | 'dbPoolSize' | 'auth'> & Partial<Pick<Config, 'stateCacheMaxBytes' | 'production' | 'limits' | 'trustProxy' | 'corsOrigins' | 'ops' | 'readYourWritesTimeoutMs' | 'rabbitMq'>> & {
+    processors?: Partial<Config['processors']>;
+  };
   databaseUrl: string;
   logger: Logger;
   clock?: Clock;
   ids?: IdGenerator;
   /** The modules to serve: the app's list (src/app/modules.ts), or any other. */
   modules: readonly ModuleDefinition[];
+  /**
+   * Processors of the core rather than of a module, run beside the modules' (and beside the
+   * RabbitMQ forwarder, which `config.rabbitMq` adds).
+   */
+  coreProcessors?: readonly ProcessorDefinition[];
   /** A bearer token GraphiQL opens with (the development admin token; tests' own): without it, GraphiQL sends none. */
   graphiqlToken?: string;
 };
@@ -54,9 +64,11 @@ export type App = {
   readonly feed: LogFeed;
   /** The rebuildable read models and this process's rebuilds. */
   readonly readModels: ReadModels;
+  /** The app's processors, run (each in exactly one process of the deployment) between `start` and `stop`. */
+  readonly processors: Processors;
   /** Runs an HTTP GraphQL request in process, without a port (Yoga's fetch). */
   readonly fetch: (request: Request) => Promise<Response>;
-  /** Starts the live feed and listens on the configured port. */
+  /** Starts the live feed and the processors, and listens on the configured port. */
   start(): Promise<Listening>;
   /** Stops taking requests, lets those in flight finish, then closes sockets, the feed and the ORM. The database is the caller's. */
   stop(): Promise<void>;
@@ -73,7 +85,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const ids = options.ids ?? uuidv7Generator;
   const { production = false, limits = DEFAULT_LIMITS, trustProxy = false } = config;
   const origins = new OriginPolicy(config.corsOrigins ?? []);
-  const composition = compose(options.modules);
+  // Forwarding is a processor like any other: checkpointed, one process at a time, retried and parked.
+  const forwarder = config.rabbitMq ? rabbitMqForwarder({ ...config.rabbitMq, logger }) : undefined;
+  const composition = compose(options.modules, { coreProcessors: [...(options.coreProcessors ?? []), ...(forwarder ? [forwarder.processor] : [])] });
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {
     const applied = await migrate(orm);
@@ -99,7 +113,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger, upcasters });
   const snapshots = new SnapshotStore({ policies: composition.snapshots, logger });
   const notifier = new CommitNotifier({ em: orm.em, feed, logger });
-  const metrics = createMetrics(feed);
+  const processors = new Processors({
+    definitions: composition.processors,
+    em: orm.em,
+    upcasters,
+    feed,
+    databaseUrl,
+    logger,
+    clock,
+    ...(config.processors ? { settings: config.processors } : {}),
+  });
+  const metrics = createMetrics(feed, processors);
   const operationMetrics = new OperationMetrics(metrics.operations);
   const environmentFor = commandEnvironments({
     ids,
@@ -118,7 +142,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const yoga = graphqlHandler({
     schema: composition.schema,
     graphiql: config.graphiql ? { tabs: composition.graphiqlTabs, ...(options.graphiqlToken ? { token: options.graphiqlToken } : {}) } : false,
-    makeContext: contextFactory({ orm, clock, ids, logger, feed, upcasters, readModels, correlation, authenticator, environmentFor }),
+    makeContext: contextFactory({
+      orm,
+      clock,
+      ids,
+      logger,
+      feed,
+      upcasters,
+      readModels,
+      processors,
+      readYourWritesTimeoutMs: config.readYourWritesTimeoutMs ?? DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS,
+      correlation,
+      authenticator,
+      environmentFor,
+    }),
     maskError,
     alreadyHandled,
     maxRequestBytes: limits.requestBytes,
@@ -144,9 +181,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     orm,
     feed,
     readModels,
+    processors,
     fetch: (request) => Promise.resolve(yoga.fetch(request)),
     async start() {
       await feed.start();
+      await processors.start();
       readModels.watch();
       const listening = await listen(httpServer, config.port, config.host);
       if (!opsServer) return listening;
@@ -159,6 +198,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
         // Requests already running (commands mid-transaction) finish while sockets and the feed close.
         const httpClosed = Promise.all([closeGracefully(httpServer), opsServer && closeGracefully(opsServer)]);
         await subscriptions.dispose();
+        // Before the feed: a runner's batch under way finishes (or rolls back) while the pool is open.
+        await processors.stop();
+        await forwarder?.close();
         // A rebuild running here stops between batches; the live tables stay as they were.
         await readModels.stop();
         await feed.stop();

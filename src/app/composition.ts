@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import type { OrmSchema } from '../db/orm.ts';
 import type { Policy } from '../core/policy.ts';
+import type { ProcessorDefinition } from '../eventStore/processors/processorDefinition.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import { eventStoreEntities, eventStoreMigrations } from '../eventStore/storage.ts';
 import { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
@@ -13,6 +14,8 @@ export type Composition = {
   readonly modules: readonly ModuleDefinition[];
   readonly orm: OrmSchema;
   readonly projections: readonly InlineProjection[];
+  /** The core's processors (given by the app, such as the broker forwarder), then each module's. */
+  readonly processors: readonly ProcessorDefinition[];
   /** Each stream type's policy. */
   readonly policies: ReadonlyMap<string, Policy<any, any>>;
   readonly schema: GraphQLSchema;
@@ -23,7 +26,7 @@ export type Composition = {
   readonly snapshots: ReadonlyMap<string, SnapshotPolicy>;
 };
 
-export function compose(modules: readonly ModuleDefinition[]): Composition {
+export function compose(modules: readonly ModuleDefinition[], options: { coreProcessors?: readonly ProcessorDefinition[] } = {}): Composition {
   const names = new Set<string>();
   for (const module of modules) {
     if (names.has(module.name)) throw new Error(`Two modules are named ${module.name}`);
@@ -40,6 +43,12 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
   // Checked here, at start: a missing or misplaced upcaster must stop the app, not fail a read later.
   const upcasters = new UpcasterRegistry(eventTypes, modules.flatMap((m) => m.upcasters ?? []));
   const snapshots = snapshotPolicies(modules.flatMap((m) => m.snapshots ?? []), new Set(deciders.map((d) => d.streamType)));
+  const processors = [...(options.coreProcessors ?? []), ...modules.flatMap((m) => m.processors ?? [])];
+  const processorNames = new Set<string>();
+  for (const processor of processors) {
+    if (processorNames.has(processor.name)) throw new Error(`Two processors are named ${processor.name}`);
+    processorNames.add(processor.name);
+  }
   let schema: GraphQLSchema | undefined;
   return {
     upcasters,
@@ -51,6 +60,7 @@ export function compose(modules: readonly ModuleDefinition[]): Composition {
       migrations: [...eventStoreMigrations, ...modules.flatMap((m) => m.migrations)],
     },
     projections: modules.flatMap((m) => m.projections),
+    processors,
     // Built on first use: the ORM, migrations and policies are wanted without a schema too (tests, bench).
     get schema() {
       return (schema ??= buildSchema(modules.map((m) => m.graphql), modules.flatMap((m) => m.deciders)));

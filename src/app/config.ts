@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../core/logger.ts';
 import { DEFAULT_STATE_CACHE_MAX_BYTES } from '../eventStore/commands/stateCache.ts';
+import { PROCESSOR_DEFAULTS, type ProcessorSettings } from '../eventStore/processors/processors.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../graphql/queryLimits.ts';
 import { DEFAULT_SHARED_RESULTS_MAX_BYTES } from '../graphql/sharedResults.ts';
 import type { AuthSettings } from './authenticator.ts';
@@ -51,6 +52,10 @@ export type Config = {
   readonly corsOrigins: readonly string[];
   /** Forwarding to RabbitMQ: on when `RABBITMQ_URL` is set (README, "Forwarding to RabbitMQ"). */
   readonly rabbitMq: RabbitMqSettings | undefined;
+  /** `PROCESSOR_BATCH_SIZE`, `PROCESSOR_MAX_ATTEMPTS`, `PROCESSOR_BACKOFF_MS`, `PROCESSOR_BACKOFF_MAX_MS`, `PROCESSOR_TAKEOVER_INTERVAL_MS` */
+  readonly processors: ProcessorSettings;
+  /** `READ_YOUR_WRITES_TIMEOUT_MS`: how long a query with `consistentWith` waits for its read model. */
+  readonly readYourWritesTimeoutMs: number;
 };
 
 export type RabbitMqSettings = {
@@ -63,6 +68,9 @@ export type RabbitMqSettings = {
   /** `RABBITMQ_STREAM_TYPES`; undefined forwards every stream type. */
   readonly streamTypes: readonly string[] | undefined;
 };
+
+/** How long a query with `consistentWith` waits with READ_YOUR_WRITES_TIMEOUT_MS unset. */
+export const DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS = 5000;
 
 export type Limits = {
   /** `MAX_QUERY_DEPTH`, `MAX_QUERY_ALIASES`, `MAX_QUERY_TOKENS`, `MAX_QUERY_DIRECTIVES`, `MAX_QUERY_COST` */
@@ -224,6 +232,16 @@ const variables = z.object({
     .describe('The durable topic exchange events are published to, routing key <streamType>.<eventType>; declared if missing.'),
   RABBITMQ_EVENT_TYPES: nameList().optional().describe('Comma-separated event types to forward (e.g. CartCheckedOut,CartOpened); unset: every type.'),
   RABBITMQ_STREAM_TYPES: nameList().optional().describe('Comma-separated stream types to forward (e.g. Cart); unset: every stream type.'),
+  PROCESSOR_BATCH_SIZE: wholeNumber(1, 100_000).default(PROCESSOR_DEFAULTS.batchSize).describe('Events a processor handles per batch at most (a processor may set its own).'),
+  PROCESSOR_MAX_ATTEMPTS: wholeNumber(1, 1000).default(PROCESSOR_DEFAULTS.maxAttempts).describe('Attempts of an event before a processor parks it (a processor may set its own).'),
+  PROCESSOR_BACKOFF_MS: wholeNumber(0, 3_600_000).default(PROCESSOR_DEFAULTS.backoffMs).describe('Pause after a processor\'s first failed attempt; it doubles after each next one.'),
+  PROCESSOR_BACKOFF_MAX_MS: wholeNumber(0, 3_600_000).default(PROCESSOR_DEFAULTS.backoffMaxMs).describe('Longest pause between a processor\'s attempts.'),
+  PROCESSOR_TAKEOVER_INTERVAL_MS: wholeNumber(50, 600_000)
+    .default(PROCESSOR_DEFAULTS.takeoverIntervalMs)
+    .describe('How often a process tries to take the lock of a processor no process runs: how soon it takes over from one that died.'),
+  READ_YOUR_WRITES_TIMEOUT_MS: wholeNumber(0, 600_000)
+    .default(DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS)
+    .describe('How long a query with consistentWith waits for its asynchronous read model before answering StaleReadError.'),
   TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
@@ -291,6 +309,14 @@ export function loadConfig(env: Env = process.env): Config {
           streamTypes: v.RABBITMQ_STREAM_TYPES?.length ? v.RABBITMQ_STREAM_TYPES : undefined,
         }
       : undefined,
+    processors: {
+      batchSize: v.PROCESSOR_BATCH_SIZE,
+      maxAttempts: v.PROCESSOR_MAX_ATTEMPTS,
+      backoffMs: v.PROCESSOR_BACKOFF_MS,
+      backoffMaxMs: v.PROCESSOR_BACKOFF_MAX_MS,
+      takeoverIntervalMs: v.PROCESSOR_TAKEOVER_INTERVAL_MS,
+    },
+    readYourWritesTimeoutMs: v.READ_YOUR_WRITES_TIMEOUT_MS,
   };
 }
 

@@ -6,6 +6,7 @@ import type { CommandEnvironment } from '../eventStore/commands/commandHandler.t
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import type { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
 import type { ReadModels } from '../eventStore/projections/readModels.ts';
+import type { Processors } from '../eventStore/processors/processors.ts';
 import type { EventMetadata } from '../core/message.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { GraphQLError } from 'graphql';
@@ -31,6 +32,8 @@ export function contextFactory(deps: {
   feed: LogFeed;
   upcasters: UpcasterRegistry;
   readModels: ReadModels;
+  processors: Processors;
+  readYourWritesTimeoutMs: number;
   correlation: Correlation;
   authenticator: Authenticator;
   environmentFor: (em: EntityManager, metadata: EventMetadata, identity: Identity) => CommandEnvironment;
@@ -50,6 +53,8 @@ export function contextFactory(deps: {
       feed: deps.feed,
       upcasters: deps.upcasters,
       readModels: deps.readModels,
+      processors: deps.processors,
+      readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
       commands: deps.environmentFor(em, { correlationId, actor: actorOf(identity), ...(client ? { client } : {}) }, identity),
     };
   };

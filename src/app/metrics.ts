@@ -3,6 +3,7 @@ import type { CommandObserver } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
 import { FEED_COUNTERS, FEED_GAUGES, LAG_GAUGES } from '../eventStore/feed/feedMetrics.ts';
 import type { LogLag } from '../eventStore/feed/lag.ts';
+import type { ProcessorState, Processors } from '../eventStore/processors/processors.ts';
 import type { OperationObserver } from '../graphql/operationMetrics.ts';
 
 /** What `/metrics` serves for one API instance, and the observers that feed it. */
@@ -20,9 +21,10 @@ export type AppMetrics = {
 /**
  * The instance's metrics in a registry of its own (never prom-client's global one, so two apps in
  * one process, as in the tests, keep apart): Node's process defaults with event-loop lag, GraphQL
- * operations, commands, and the live feed's figures, read from the feed at each scrape.
+ * operations, commands, the live feed's figures, read from the feed at each scrape, and each
+ * processor's lag and failures.
  */
-export function createMetrics(feed: LogFeed): AppMetrics {
+export function createMetrics(feed: LogFeed, processors?: Processors): AppMetrics {
   const register = new Registry();
   const registers = [register];
   collectDefaultMetrics({ register });
@@ -62,6 +64,8 @@ export function createMetrics(feed: LogFeed): AppMetrics {
     new Counter({ name: figure.name, help: figure.help, registers, collect() { this.reset(); this.inc(figure.value(feed.stats)); } });
   }
 
+  if (processors && processors.definitions.length > 0) registerProcessorMetrics(processors, registers);
+
   return {
     commands: { observe: (command, outcome) => commands.inc({ command, outcome }) },
     operations: {
@@ -74,4 +78,55 @@ export function createMetrics(feed: LogFeed): AppMetrics {
     contentType: register.contentType,
     render: () => register.metrics(),
   };
+}
+
+/**
+ * Per processor, whichever process runs it: the lag and parked events are read from the database at
+ * each scrape (every replica reports the same figures), failures are this process's own count.
+ */
+function registerProcessorMetrics(processors: Processors, registers: Registry[]): void {
+  let reading: Promise<ProcessorState[]> | undefined;
+  const states = () => (reading ??= processors.list().finally(() => (reading = undefined)));
+  const perProcessor = (name: string, help: string, value: (state: ProcessorState) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['processor'] as const,
+      registers,
+      async collect() {
+        for (const state of await states()) this.set({ processor: state.name }, value(state));
+      },
+    });
+  perProcessor('processor_lag_events', 'Events matching a processor\'s filter that it has yet to handle (capped at 100000).', (s) => s.lag.events);
+  perProcessor('processor_lag_seconds', 'Age of the oldest event a processor has yet to handle; 0 when it is caught up.', (s) => s.lag.seconds);
+  perProcessor('processor_parked_events', 'Events a processor parked that wait for a retry or a skip.', (s) => s.parkedCount);
+  perProcessor('processor_running', '1 while some process holds the processor and it is not stopped on a parked event.', (s) => (s.status === 'RUNNING' ? 1 : 0));
+  new Gauge({
+    name: 'processor_read_your_writes_waiting',
+    help: 'Queries in this process waiting for an asynchronous read model to pass their consistentWith position.',
+    registers,
+    collect() {
+      this.set(processors.waiting);
+    },
+  });
+  new Counter({
+    name: 'processor_failures_total',
+    help: 'Failed attempts of a processor\'s handler in this process (each retry that failed counts).',
+    labelNames: ['processor'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [processor, counters] of processors.counters) this.inc({ processor }, counters.failures);
+    },
+  });
+  new Counter({
+    name: 'processor_parked_total',
+    help: 'Events this process parked, per processor.',
+    labelNames: ['processor'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [processor, counters] of processors.counters) this.inc({ processor }, counters.parked);
+    },
+  });
 }

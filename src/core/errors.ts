@@ -121,3 +121,20 @@ export class ForbiddenError extends DomainError {
     this.id = id;
   }
 }
+
+/**
+ * An asynchronous read model had not caught up with the position a query asked to be consistent
+ * with (`consistentWith`) within the server's wait. Retry later, or read without the position.
+ */
+export class StaleReadError extends DomainError {
+  readonly readModel: string;
+  /** Where the read model's processor is: it has handled every event up to here. */
+  readonly position: string;
+  readonly waitedMs: number;
+  constructor(readModel: string, position: string, waitedMs: number) {
+    super('STALE_READ', `The ${readModel} read model had not caught up with the position asked for after ${waitedMs} ms; it is at ${position}`);
+    this.readModel = readModel;
+    this.position = position;
+    this.waitedMs = waitedMs;
+  }
+}

@@ -6,13 +6,26 @@ import { Migration20261123020000_history_indexes } from './migrations/Migration2
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
 import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
 import { StreamReaderRecord } from './access/streamReaderRecord.ts';
+import { Migration20261202010000_processors } from './migrations/Migration20261202010000_processors.ts';
 import { Migration20261202020000_snapshots } from './migrations/Migration20261202020000_snapshots.ts';
 import { Migration20261202030000_projection_versions } from './migrations/Migration20261202030000_projection_versions.ts';
 import { SnapshotRecord } from './snapshots/snapshotRecord.ts';
 import { ProjectionVersionRecord } from './projections/projectionVersionRecord.ts';
+import { ProcessorCheckpointRecord, ProcessorParkedRecord } from './processors/processorRecords.ts';
 
-/** The event store's own tables: the log, the idempotency record of commands, who may read each stream, aggregate snapshots, and the projections' built versions. */
-export const eventStoreEntities: readonly EntitySchema<any, any>[] = [EventRecord, CommandRecord, StreamReaderRecord, SnapshotRecord, ProjectionVersionRecord];
+/**
+ * The event store's own tables: the log, the idempotency record of commands, who may read each stream,
+ * processors' checkpoints and parked events, aggregate snapshots, and the projections' built versions.
+ */
+export const eventStoreEntities: readonly EntitySchema<any, any>[] = [
+  EventRecord,
+  CommandRecord,
+  StreamReaderRecord,
+  ProcessorCheckpointRecord,
+  ProcessorParkedRecord,
+  SnapshotRecord,
+  ProjectionVersionRecord,
+];
 
 /** Its migrations, in order; they run before any module's. */
 export const eventStoreMigrations: readonly MigrationObject[] = [
@@ -20,6 +33,7 @@ export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261123020000_history_indexes', class: Migration20261123020000_history_indexes },
   { name: 'Migration20261123020100_commands', class: Migration20261123020100_commands },
   { name: 'Migration20261201000000_stream_readers', class: Migration20261201000000_stream_readers },
+  { name: 'Migration20261202010000_processors', class: Migration20261202010000_processors },
   { name: 'Migration20261202020000_snapshots', class: Migration20261202020000_snapshots },
   { name: 'Migration20261202030000_projection_versions', class: Migration20261202030000_projection_versions },
 ];

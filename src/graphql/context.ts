@@ -3,6 +3,7 @@ import type { Clock, IdGenerator } from '../core/ids.ts';
 import type { Identity } from '../core/identity.ts';
 import type { CommandEnvironment } from '../eventStore/commands/commandHandler.ts';
 import type { LogFeed } from '../eventStore/feed/feed.ts';
+import type { Processors } from '../eventStore/processors/processors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { UpcasterRegistry } from '../eventStore/log/upcasters.ts';
 import type { ReadModels } from '../eventStore/projections/readModels.ts';
@@ -26,4 +27,8 @@ export type GraphQLContext = {
   readonly upcasters: UpcasterRegistry;
   /** The rebuildable read models: their versions and rebuilds (admin operations). */
   readonly readModels: ReadModels;
+  /** The app's processors: what asynchronous read models wait on (read-your-writes) and the admin API reads and changes. */
+  readonly processors: Processors;
+  /** How long a query with `consistentWith` waits for its read model before a StaleReadError. */
+  readonly readYourWritesTimeoutMs: number;
 };

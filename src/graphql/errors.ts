@@ -1,5 +1,5 @@
 import type { FieldMap } from '@pothos/core';
-import { CommandIdReusedError, ConcurrencyError, DomainError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, type ValidationIssue } from '../core/errors.ts';
+import { CommandIdReusedError, ConcurrencyError, DomainError, ForbiddenError, NotFoundError, StaleReadError, UnauthenticatedError, ValidationError, type ValidationIssue } from '../core/errors.ts';
 import type { Builder, SchemaTypes } from './builder.ts';
 
 /** Error members every command mutation returns besides its own rule errors. */
@@ -66,6 +66,18 @@ export function registerErrorTypes(builder: Builder): void {
     fields: (t) => ({
       resource: t.exposeString('resource', { description: 'What kind of thing was addressed, e.g. "Cart".' }),
       id: t.exposeString('id', { description: 'Its id.' }),
+    }),
+  });
+
+  ruleErrorType(builder, StaleReadError, {
+    name: 'StaleReadError',
+    description:
+      'An asynchronous read model had not caught up with the position passed as `consistentWith` within the server\'s wait ' +
+      '(READ_YOUR_WRITES_TIMEOUT_MS). Query again later, or without `consistentWith` to read what it has.',
+    fields: (t) => ({
+      readModel: t.exposeString('readModel', { description: 'The read model that was behind, e.g. "productSales".' }),
+      position: t.exposeString('position', { description: 'Where its processor is: every event up to this position is in the read model.' }),
+      waitedMs: t.exposeInt('waitedMs', { description: 'How long the server waited.' }),
     }),
   });
 

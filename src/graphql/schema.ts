@@ -7,13 +7,14 @@ import { registerHistory } from './history.ts';
 import { registerRevert } from './revert.ts';
 import type { Decider } from '../core/decider.ts';
 import { registerReadModels } from './readModels.ts';
+import { registerProcessors } from './processors.ts';
 import { registerScalars } from './scalars.ts';
 
 /** What a module adds to the schema: its types, and its query, mutation and subscription fields. */
 export type GraphQLRegistration = (builder: Builder) => void;
 
 /**
- * The schema of the core (events, history, errors, scalars, reverting any of `deciders`' streams) and
+ * The schema of the core (events, history, errors, scalars, reverting any of `deciders`' streams, the processors' admin API) and
  * of the given registrations, in order.
  */
 export function buildSchema(registrations: readonly GraphQLRegistration[], deciders: readonly Decider<any, any, any>[] = []): GraphQLSchema {
@@ -28,6 +29,7 @@ export function buildSchema(registrations: readonly GraphQLRegistration[], decid
   registerRevert(builder, deciders);
   registerEventTypeCatalogue(builder);
   registerReadModels(builder);
+  registerProcessors(builder);
   for (const register of registrations) register(builder);
   return builder.toSchema({ sortSchema: true });
 }

@@ -1,6 +1,7 @@
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import type { Decider } from '../core/decider.ts';
 import type { Policy } from '../core/policy.ts';
+import type { ProcessorDefinition } from '../eventStore/processors/processorDefinition.ts';
 import type { InlineProjection } from '../eventStore/projections/projection.ts';
 import type { Upcaster } from '../eventStore/log/upcasters.ts';
 import type { SnapshotPolicy } from '../eventStore/snapshots/snapshots.ts';
@@ -13,7 +14,7 @@ export type GraphiqlTab = { readonly query: string; readonly variables?: string 
  * Everything one aggregate brings to the app, exported by `src/modules/<name>/module.ts`. The app
  * reads nothing of a module but this: the ORM gets its entities, the migrator its migrations (run
  * after the event store's, in the order of the module list), the append its inline projections,
- * the schema its GraphQL registration, GraphiQL its example tabs.
+ * the processor runners its processors, the schema its GraphQL registration, GraphiQL its example tabs.
  */
 export type ModuleDefinition = {
   /** Unique among modules; used in logs. */
@@ -31,10 +32,11 @@ export type ModuleDefinition = {
   readonly graphql: GraphQLRegistration;
   /** GraphiQL tabs, shown in the order of the module list. */
   readonly graphiqlTabs?: readonly GraphiqlTab[];
-  // Reserved for what the next issues add per module; typed `never` until the app reads them, so
-  // nothing can be set that would silently do nothing.
-  /** Checkpointed consumers of the log ("Processors"). */
-  readonly processors?: never;
+  /**
+   * Checkpointed consumers of the log, run after commits in exactly one API process each (see
+   * docs/processors.md): asynchronous read models, calls to other systems. Names are unique across the app.
+   */
+  readonly processors?: readonly ProcessorDefinition[];
   /**
    * The steps that bring an older payload of the module's event types up to the version its
    * decider writes (`schemaVersions`): one per event type and version n to n + 1, from 1. Checked

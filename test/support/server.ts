@@ -27,7 +27,15 @@ export type TestServer = {
 
 /** The whole API on a free port over a fresh database, as `npm start` runs it, on a clock the test controls. */
 export async function startTestServer(
-  options: { database?: TestDatabase; logger?: Logger; clock?: FakeClock; modules?: readonly ModuleDefinition[]; auth?: Config['auth']; config?: Partial<AppOptions['config']> } = {},
+  options: {
+    database?: TestDatabase;
+    logger?: Logger;
+    clock?: FakeClock;
+    modules?: readonly ModuleDefinition[];
+    coreProcessors?: AppOptions['coreProcessors'];
+    auth?: Config['auth'];
+    config?: Partial<AppOptions['config']>;
+  } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(options.modules ? { modules: options.modules } : {}));
   const clock = options.clock ?? new FakeClock();
@@ -37,6 +45,7 @@ export async function startTestServer(
     logger: options.logger ?? silentLogger,
     clock,
     modules: options.modules ?? modules,
+    ...(options.coreProcessors ? { coreProcessors: options.coreProcessors } : {}),
     // GraphiQL opens as an administrator, as it does on `npm start`'s development tokens.
     graphiqlToken: adminToken,
   });

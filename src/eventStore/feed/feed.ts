@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LogPosition } from '../log/position.ts';
 import type { LogFilter, LogPage } from '../log/read.ts';
 import { fanOut } from './fanOut.ts';
@@ -26,13 +27,18 @@ export class LogFeed {
   private readonly subscribers = new SubscriberIndex<FeedSubscription>();
   private readonly listener: LogListener;
   private readonly follower: LogFollower;
+  private readonly advanceListeners = new Set<(position: LogPosition) => void>();
   private started = false;
   private stopped = false;
 
   constructor(options: FeedOptions) {
     const { em, databaseUrl, logger, upcasters, ...rest } = options;
     this.settings = { ...FEED_DEFAULTS, ...rest };
-    this.follower = new LogFollower({ em, upcasters, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events) });
+    this.follower = new LogFollower({ em, upcasters, logger, settings: this.settings, stats: this.stats, deliver: (events) => fanOut(this.subscribers, events),
+      advanced: (position) => {
+        for (const listener of this.advanceListeners) listener(position);
+      },
+    });
     this.listener = new LogListener({
       databaseUrl,
       logger,
@@ -48,6 +54,16 @@ export class LogFeed {
   /** Every event up to here has been handed to the subscriptions that want it. */
   get position(): LogPosition {
     return this.follower.position;
+  }
+
+  /**
+   * Calls `listener` with the follower's new position each time it has read further (everything up
+   * to it is final: see readLog), so that processors read when the log moved instead of polling.
+   * Returns the function that stops it.
+   */
+  onAdvance(listener: (position: LogPosition) => void): () => void {
+    this.advanceListeners.add(listener);
+    return () => this.advanceListeners.delete(listener);
   }
 
   get subscriberCount(): number {
@@ -96,6 +112,14 @@ export class LogFeed {
   /** How far this follower is behind the log and what holds the log back. */
   lag(): Promise<LogLag> {
     return this.follower.lag();
+  }
+
+  /**
+   * A processor's batch: matching events after `after` up to `upTo` (at most the feed's position),
+   * from the events the follower holds in memory when it still holds them, else from readLog on `em`.
+   */
+  readBatch(em: EntityManager, after: LogPosition, upTo: LogPosition, filter: LogFilter, limit: number): Promise<LogPage> {
+    return this.follower.readBatch(em, after, upTo, filter, limit);
   }
 
   /** @internal */

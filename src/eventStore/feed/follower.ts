@@ -18,6 +18,8 @@ export type FollowerOptions = {
   readonly stats: FeedStats;
   /** Gets every batch, in log order, right after `position` has moved past it (same synchronous step). */
   readonly deliver: (events: readonly RecordedEvent[]) => void;
+  /** Told the new position after each batch, once it is delivered: how processors are woken (see LogFeed.onAdvance). */
+  readonly advanced?: (position: LogPosition) => void;
 };
 
 /**
@@ -96,6 +98,11 @@ export class LogFollower {
     return readLog(em, upcasters, { after, upTo, filter, limit: settings.catchUpPageSize });
   }
 
+  /** The same page for a processor's batch (`limit` events at most), on `em`; not counted among subscribers' catch-up reads. */
+  readBatch(em: EntityManager, after: LogPosition, upTo: LogPosition, filter: LogFilter, limit: number): Promise<LogPage> {
+    return Promise.resolve(this.recent.read(after, upTo, filter, limit, matchesFilter) ?? readLog(em, this.options.upcasters, { after, upTo, filter, limit }));
+  }
+
   /** How far this follower is behind the log and what holds the log back. */
   lag(): Promise<LogLag> {
     return readLogLag(this.options.em, this.current);
@@ -116,6 +123,7 @@ export class LogFollower {
           this.recent.append(page.events);
           stats.eventsRead += page.events.length;
           deliver(page.events);
+          this.options.advanced?.(this.current);
           if (page.events.length < settings.batchSize) break;
         }
       } while (this.pumpAgain && !this.stopped);

@@ -5,6 +5,7 @@ import type { LogFilter } from '../log/read.ts';
 export function matchesFilter(filter: LogFilter, event: RecordedEvent): boolean {
   if (filter.streamId !== undefined && filter.streamId !== event.streamId) return false;
   if (filter.streamType !== undefined && filter.streamType !== event.streamType) return false;
+  if (filter.streamTypes !== undefined && !filter.streamTypes.includes(event.streamType)) return false;
   if (filter.types !== undefined && !filter.types.includes(event.type)) return false;
   return true;
 }

@@ -22,6 +22,8 @@ export async function readStream(em: EntityManager, upcasters: UpcasterRegistry,
 export type LogFilter = {
   readonly streamId?: string;
   readonly streamType?: string;
+  /** Any of these stream types (a processor's filter); with `streamType` both must hold. */
+  readonly streamTypes?: readonly string[];
   readonly types?: readonly string[];
 };
 
@@ -51,6 +53,7 @@ export async function readLog(
   const filter = options.filter ?? {};
   if (filter.streamId !== undefined) conditions.push(`stream_id = $${params.push(filter.streamId)}`);
   if (filter.streamType !== undefined) conditions.push(`stream_type = $${params.push(filter.streamType)}`);
+  if (filter.streamTypes !== undefined) conditions.push(`stream_type = any($${params.push(filter.streamTypes)}::text[])`);
   if (filter.types !== undefined) conditions.push(`event_type = any($${params.push(filter.types)}::text[])`);
   const rows = await query<EventRow>(
     em,

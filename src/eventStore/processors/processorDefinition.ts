@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../../core/logger.ts';
 import type { RecordedEvent } from '../../core/message.ts';
+import type { UpcasterRegistry } from '../log/upcasters.ts';
 
 /**
  * How a processor's effects relate to its checkpoint.
@@ -21,6 +22,8 @@ export type ProcessorContext = {
   /** For `transactional` processors the checkpoint's transaction; for `external` ones a fork outside any transaction. */
   readonly em: EntityManager;
   readonly logger: Logger;
+  /** For reading more of the log than the batch (e.g. a stream's earlier events): read events must be upcast like the batch's. */
+  readonly upcasters: UpcasterRegistry;
   /** Aborted when the processor must stop (shutdown, or the lease was lost): stop early, the batch is handed over again. */
   readonly signal: AbortSignal;
 };

@@ -22,6 +22,7 @@ import {
 } from './cart.ts';
 import { CartRecord, type CartLineView, type CartView, cartView } from './projection.ts';
 import { invalidInput } from '../../core/errors.ts';
+import { productSalesGraphQL } from './productSalesGraphql.ts';
 import type { Identity } from '../../core/identity.ts';
 
 /** A new cart's customer when the input names none: the caller. An anonymous caller has no id to give it. */
@@ -274,6 +275,8 @@ export function cartGraphQL(builder: Builder): void {
       ],
     },
   });
+
+  productSalesGraphQL(builder, MoneyRef);
 
   readModelSubscription(builder, cart, {
     description:

@@ -8,15 +8,22 @@ import { Migration20261123000001_carts } from './migrations/Migration20261123000
 import { CartRecord, cartProjection } from './projection.ts';
 import { cartSnapshots } from './snapshots.ts';
 import { cartUpcasters } from './upcasters.ts';
+import { Migration20261202010100_product_sales } from './migrations/Migration20261202010100_product_sales.ts';
+import { ProductSaleRecord, productSalesProcessor } from './productSales.ts';
 
-/** Shopping carts: open, add and remove items, check out. */
+/** Shopping carts: open, add and remove items, check out; and product sales, kept asynchronously from checkouts. */
 export const cartModule: ModuleDefinition = {
   name: 'cart',
   deciders: [cartDecider],
   policies: [cartPolicy],
-  entities: [CartRecord],
+  entities: [CartRecord, ProductSaleRecord],
   projections: [cartProjection],
-  migrations: [{ name: 'Migration20261123000001_carts', class: Migration20261123000001_carts }, { name: 'Migration20261201000100_cart_readers', class: Migration20261201000100_cart_readers }],
+  migrations: [
+    { name: 'Migration20261123000001_carts', class: Migration20261123000001_carts },
+    { name: 'Migration20261201000100_cart_readers', class: Migration20261201000100_cart_readers },
+    { name: 'Migration20261202010100_product_sales', class: Migration20261202010100_product_sales },
+  ],
+  processors: [productSalesProcessor],
   upcasters: cartUpcasters,
   snapshots: [cartSnapshots],
   graphql: cartGraphQL,

@@ -38,3 +38,13 @@ export function cartRowsVisibleTo(identity: Identity): Record<string, unknown> |
   if (isAdmin(identity) || CART_READER_ROLES.some((role) => identity.roles.includes(role))) return {};
   return { customerId: identity.subject };
 }
+
+/**
+ * Product sales add up every customer's checkouts, so only those who see every cart may read them:
+ * support staff and administrators. Undefined when `identity` may.
+ */
+export function productSalesRefusal(identity: Identity): UnauthenticatedError | ForbiddenError | undefined {
+  if (identity.kind === 'anonymous') return new UnauthenticatedError();
+  if (isAdmin(identity) || CART_READER_ROLES.some((role) => identity.roles.includes(role))) return undefined;
+  return new ForbiddenError('ProductSales', 'all', 'Only support staff and administrators see product sales');
+}
