@@ -30,7 +30,7 @@ describe('what a checkout sold', () => {
       recorded({ type: 'CartItemRemoved', data: { sku: 'MUG', quantity: 1 } }),
     ];
     const checkout = recorded({ type: 'CartCheckedOut', data: { total: { amount: 1800, currency: 'EUR' }, itemCount: 4 } });
-    expect(salesOfCheckout([...history, checkout], checkout)).toEqual([{ sku: 'TEA', currency: 'EUR', productName: 'Tea', units: 4, revenue: 1800, carts: 1, at }]);
+    expect(salesOfCheckout([...history, checkout], checkout)).toEqual([{ sku: 'TEA', currency: 'EUR', name: 'Tea', units: 4, revenue: 1800, carts: 1, at }]);
   });
 
   it('is nothing for a cart that was not open (its history is missing)', () => {
