@@ -63,8 +63,13 @@ export class SharedSubscriptionResults {
     return createHash('sha256').update(JSON.stringify([audience, operationName ?? '', query, variables ?? {}])).digest('base64url');
   }
 
-  /** Like graphql's subscribe, with each event's result computed once per operation key. */
-  async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  /**
+   * Like graphql's subscribe, with each event's result computed once per operation key; `prepare`
+   * runs on each computed result once, before any subscriber gets it (masking, serialising).
+   */
+  async subscribe(
+    args: ExecutionArgs, key: string, prepare: (result: ExecutionResult) => ExecutionResult = (result) => result,
+  ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const operation = this.join(key);
@@ -77,9 +82,13 @@ export class SharedSubscriptionResults {
     return mapResults(
       source,
       (event) => {
+        const compute = () => {
+          const result = execute({ ...args, rootValue: event });
+          return result instanceof Promise ? result.then(prepare) : prepare(result);
+        };
         const eventId = (event as { id?: string }).id;
-        if (eventId === undefined || !this.results || !joined) return execute({ ...args, rootValue: event });
-        return this.resultFor(operation, eventId, () => execute({ ...args, rootValue: event }));
+        if (eventId === undefined || !this.results || !joined) return compute();
+        return this.resultFor(operation, eventId, compute);
       },
       leave,
     );
