@@ -7,6 +7,7 @@ import { query } from '../src/db/sql.ts';
 import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readHistory } from '../src/eventStore/log/read.ts';
 import type { GraphQLContext } from '../src/graphql/context.ts';
+import { HISTORY_PAGE } from '../src/graphql/history.ts';
 import { testAdmin } from './support/commands.ts';
 import { schema } from '../src/app/schema.ts';
 import { openTestOrm } from './support/database.ts';
@@ -220,8 +221,8 @@ describe('walking the history', () => {
 
   it('asking for more than the largest page returns the largest page', async () => {
     const { edges, pageInfo } = await page({ first: 10_000 });
-    expect(edges).toHaveLength(Math.min(500, commitOrder.length));
-    expect(pageInfo.hasNextPage).toBe(commitOrder.length > 500);
+    expect(edges).toHaveLength(Math.min(HISTORY_PAGE.maxSize, commitOrder.length));
+    expect(pageInfo.hasNextPage).toBe(commitOrder.length > HISTORY_PAGE.maxSize);
   });
 
   it('a cursor that was not handed out is refused with a validation error', async () => {
