@@ -151,17 +151,22 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 /** Maps a stream, passing `return` through so that unsubscribing ends the source; `onEnd` runs once the stream ends, however it ends. */
 export function mapResults<S, T>(source: AsyncIterable<S>, map: (value: S) => T | Promise<T>, onEnd?: () => void): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
+  const ended = (error: unknown) => {
+    onEnd?.();
+    throw error;
+  };
   const iterable: AsyncIterableIterator<T> = {
-    async next() {
-      const step = await iterator.next().catch((error: unknown) => {
-        onEnd?.();
-        throw error;
-      });
-      if (step.done) {
-        onEnd?.();
-        return { value: undefined, done: true };
-      }
-      return { value: await map(step.value), done: false };
+    // Every live delivery passes here, so a value mapped without waiting (a cached result) is handed
+    // on in the same step, without a promise of its own.
+    next() {
+      return iterator.next().then((step): IteratorResult<T> | Promise<IteratorResult<T>> => {
+        if (step.done) {
+          onEnd?.();
+          return { value: undefined, done: true };
+        }
+        const mapped = map(step.value);
+        return mapped instanceof Promise ? mapped.then((value) => ({ value, done: false })) : { value: mapped as T, done: false };
+      }, ended);
     },
     async return() {
       onEnd?.();
