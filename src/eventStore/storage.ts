@@ -5,6 +5,7 @@ import { Migration20261123000000_event_store } from './migrations/Migration20261
 import { Migration20261123020000_history_indexes } from './migrations/Migration20261123020000_history_indexes.ts';
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
 import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
+import { Migration20261202060000_drop_stream_commit_index } from './migrations/Migration20261202060000_drop_stream_commit_index.ts';
 import { StreamReaderRecord } from './access/streamReaderRecord.ts';
 
 /** The event store's own tables: the log, the idempotency record of commands, and who may read each stream. */
@@ -16,4 +17,5 @@ export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261123020000_history_indexes', class: Migration20261123020000_history_indexes },
   { name: 'Migration20261123020100_commands', class: Migration20261123020100_commands },
   { name: 'Migration20261201000000_stream_readers', class: Migration20261201000000_stream_readers },
+  { name: 'Migration20261202060000_drop_stream_commit_index', class: Migration20261202060000_drop_stream_commit_index },
 ];
