@@ -10,11 +10,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * MikroORM's `execute` would inline every parameter as a literal. For a statement that must run
  * outside `em`'s transaction, pass `em.fork()`: a fork is bound to the pool.
  *
- * Every statement runs as a named prepared statement (see `prepared`): the callers build their text
- * from the shape of a request only, never from its values, so the set of texts stays small.
+ * A statement runs as a named prepared statement (see `prepared`) unless `planEachCall` is set: the
+ * callers build their text from the shape of a request only, never from its values, so the set of
+ * texts stays small. Set `planEachCall` where the best plan depends on the values (how rare a filtered
+ * value is, whose streams a reader sees): a prepared statement settles on one generic plan for all.
  */
-export async function query<Row>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-  const result = await em.getKysely().executeQuery(CompiledQuery.raw(prepared(sql), [...params]));
+export async function query<Row>(em: EntityManager, sql: string, params: readonly unknown[] = [], options: { planEachCall?: boolean } = {}): Promise<Row[]> {
+  const result = await em.getKysely().executeQuery(CompiledQuery.raw(options.planEachCall ? sql : prepared(sql), [...params]));
   return result.rows as Row[];
 }
 

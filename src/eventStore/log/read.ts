@@ -64,7 +64,9 @@ export async function readLog(
   conditions.push(VISIBLE_HORIZON);
   if (filter.streamType !== undefined) conditions.push(`stream_type = $${params.push(filter.streamType)}`);
   if (filter.types !== undefined) conditions.push(`event_type = any($${params.push(filter.types)}::text[])`);
-  const rows = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy} limit $1`, params);
+  const rows = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy} limit $1`, params, {
+    planEachCall: filter.streamType !== undefined || filter.types !== undefined,
+  });
   const events = rows.map(toRecordedEvent);
   const last = events.at(-1);
   return { events, next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after };
@@ -178,7 +180,11 @@ export async function readHistory(em: EntityManager, request: HistoryPageRequest
     if (branches.length === 0) return [];
     sql = `select * from (${branches.join(' union all ')}) as page ${orderBy}`;
   }
-  return (await query<EventRow>(em, sql, params)).map(toRecordedEvent);
+  // Without a filter (or with one stream) the plan is always the same index; otherwise it depends
+  // on the values: prepared, a customer's page of one event type took 24 ms on a generic plan
+  // against 1.6 ms planned for its values (30k-event log).
+  const keyedOnly = Object.entries(filter).every(([name, value]) => value === undefined || name === 'streamId') && request.readers === undefined;
+  return (await query<EventRow>(em, sql, params, { planEachCall: !keyedOnly })).map(toRecordedEvent);
 }
 
 /** Whether an event passes a history filter; the same conditions readHistory puts in SQL. */
