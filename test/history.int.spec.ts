@@ -7,6 +7,7 @@ import { query } from '../src/db/sql.ts';
 import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readHistory } from '../src/eventStore/log/read.ts';
 import type { GraphQLContext } from '../src/graphql/context.ts';
+import { HISTORY_PAGE } from '../src/graphql/history.ts';
 import { testAdmin, appUpcasters } from './support/commands.ts';
 import { schema } from '../src/app/schema.ts';
 import { openTestOrm } from './support/database.ts';
@@ -212,6 +213,22 @@ describe('walking the history', () => {
     expect(backward.pageInfo.hasPreviousPage).toBe(true);
   });
 
+  it('one stream read from cursors of other streams holds exactly its events between them', async () => {
+    const all = await walkForward({}, 50);
+    const { edges } = await page({ first: all.length });
+    const stream = 'beta-2';
+    const others = edges.filter((edge) => written.get(edge.node.id)!.streamId !== stream);
+    const [after, before] = [others[Math.floor(others.length / 4)]!, others[Math.floor((others.length * 3) / 4)]!];
+    const between = all.slice(all.indexOf(after.node.id) + 1, all.indexOf(before.node.id)).filter((id) => written.get(id)!.streamId === stream);
+    expect(between.length, 'the stream should have events between the cursors').toBeGreaterThan(0);
+    const forward = await page({ first: 1000, after: after.cursor, before: before.cursor, filter: { streamId: stream } });
+    expect(forward.edges.map((edge) => edge.node.id)).toEqual(between);
+    const backward = await page({ last: 1000, after: after.cursor, before: before.cursor, filter: { streamId: stream } });
+    expect(backward.edges.map((edge) => edge.node.id)).toEqual(between);
+    const rest = await page({ first: 1000, after: after.cursor, filter: { streamId: stream } });
+    expect(rest.edges.map((edge) => edge.node.id)).toEqual(all.slice(all.indexOf(after.node.id) + 1).filter((id) => written.get(id)!.streamId === stream));
+  });
+
   it('an empty list of event types matches nothing', async () => {
     const { edges, pageInfo } = await page({ first: 10, filter: { types: [] } });
     expect(edges).toEqual([]);
@@ -220,8 +237,8 @@ describe('walking the history', () => {
 
   it('asking for more than the largest page returns the largest page', async () => {
     const { edges, pageInfo } = await page({ first: 10_000 });
-    expect(edges).toHaveLength(Math.min(500, commitOrder.length));
-    expect(pageInfo.hasNextPage).toBe(commitOrder.length > 500);
+    expect(edges).toHaveLength(Math.min(HISTORY_PAGE.maxSize, commitOrder.length));
+    expect(pageInfo.hasNextPage).toBe(commitOrder.length > HISTORY_PAGE.maxSize);
   });
 
   it('a cursor that was not handed out is refused with a validation error', async () => {

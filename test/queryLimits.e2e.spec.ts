@@ -52,7 +52,7 @@ describe('operations too big for this schema are refused before they run, with Q
     // The schema's own types nest 6 deep at most; `__type` (unlike `__schema`, which is exempt) nests as deep as a client likes.
     ['depth', `{ __type(name: "Cart") { fields { type ${'{ ofType '.repeat(DEFAULT_QUERY_LIMITS.maxDepth)}{ name }${' }'.repeat(DEFAULT_QUERY_LIMITS.maxDepth)} } } }`],
     ['directives', `{ __typename ${Array.from({ length: DEFAULT_QUERY_LIMITS.maxDirectives + 1 }, () => '@include(if: true)').join(' ')} }`],
-    ['cost', `{ a: events(first: 500) { edges { node { eventId type streamId version position recordedAt metadata { actor client correlationId } } } } b: events(first: 500) { edges { node { eventId type streamId version position recordedAt metadata { actor client correlationId } } } } }`],
+    ['cost', `{ a: events(first: 1000) { edges { node { eventId type streamId version position recordedAt metadata { actor client correlationId } } } } b: events(first: 1000) { edges { node { eventId type streamId version position recordedAt metadata { actor client correlationId } } } } }`],
   ])('refuses an operation over the %s limit, naming the limit, and runs nothing', async (limit, query) => {
     const { status, body } = await post(query);
     expect(status).toBe(400);

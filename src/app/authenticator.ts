@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Identity } from '../core/identity.ts';
 import { ANONYMOUS } from '../core/identity.ts';
 
@@ -61,31 +62,52 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     clockTolerance: settings.clockToleranceSeconds,
     ...(settings.jwksUrl ? {} : { algorithms: ['HS256'] }),
   };
+  // A client sends the same token with every request until it expires. Checking its signature (an
+  // HMAC through WebCrypto, or a JWKS key) was about a tenth of the API's CPU per command, so a token
+  // that verified is remembered with the identity it gave; only its expiry is checked again, as
+  // jose checks it. Issuer, audience and secret do not change while the process runs. (A key dropped
+  // from a JWKS therefore stops refusing its tokens only once they expire or leave this cache.)
+  const { rolesClaim, clockToleranceSeconds } = settings;
+  const verified = new LRUCache<string, { identity: Identity; exp: number | undefined }>({ max: VERIFIED_TOKENS });
   return {
     async authenticate(token) {
       if (token === undefined || token === '') return ANONYMOUS;
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, key as never, options));
-      } catch (error) {
-        if (error instanceof KeySetUnavailableError) throw error;
-        if (error instanceof errors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired: get a new one');
-        throw new AuthenticationError('invalid', 'The token is not valid here (signature, issuer, audience or format)');
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp === undefined || known.exp > Math.floor(Date.now() / 1000) - clockToleranceSeconds) return known.identity;
+        verified.delete(token);
       }
-      if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('invalid', 'The token names no subject (sub)');
-      return {
-        kind: 'subject',
-        subject: payload.sub,
-        roles: rolesOf(payload[settings.rolesClaim]),
-        ...(payload.exp !== undefined ? { expiresAt: new Date(payload.exp * 1000) } : {}),
-      };
+      const identity = await verify(token);
+      verified.set(token, { identity, exp: identity.kind === 'subject' && identity.expiresAt ? identity.expiresAt.getTime() / 1000 : undefined });
+      return identity;
     },
     validUntil(identity) {
       if (identity.kind !== 'subject' || !identity.expiresAt) return undefined;
-      return new Date(identity.expiresAt.getTime() + settings.clockToleranceSeconds * 1000);
+      return new Date(identity.expiresAt.getTime() + clockToleranceSeconds * 1000);
     },
   };
+
+  async function verify(token: string): Promise<Identity> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key as never, options));
+    } catch (error) {
+      if (error instanceof KeySetUnavailableError) throw error;
+      if (error instanceof errors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired: get a new one');
+      throw new AuthenticationError('invalid', 'The token is not valid here (signature, issuer, audience or format)');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthenticationError('invalid', 'The token names no subject (sub)');
+    return {
+      kind: 'subject',
+      subject: payload.sub,
+      roles: rolesOf(payload[rolesClaim]),
+      ...(payload.exp !== undefined ? { expiresAt: new Date(payload.exp * 1000) } : {}),
+    };
+  }
 }
+
+/** Distinct tokens remembered as verified (a few hundred bytes each). */
+const VERIFIED_TOKENS = 10_000;
 
 /** jose's remote key set, with its failures to fetch told apart from a token naming no key it holds. */
 function remoteKeySet(url: string): JWTVerifyGetKey {

@@ -6,8 +6,8 @@ import { isAdmin, principalsOf } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
-import { mapResults, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
-import { serveGraphqlWs } from '../graphql/wsServer.ts';
+import { SharedSubscriptionResults } from '../graphql/sharedResults.ts';
+import { serveGraphqlWs, withPayloadJson } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
 import { callerKey } from './callers.ts';
 import type { Limits } from './config.ts';
@@ -61,9 +61,10 @@ export function serveSubscriptions(
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: async (args: any) => {
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
-        const results = await sharedResults.subscribe(args, args.rootValue.shareKey);
+        // Masked and serialised once per event for every subscriber sharing the operation.
+        const results = await sharedResults.subscribe(args, args.rootValue.shareKey, (result) => withPayloadJson(deps.maskResult(result)));
         deps.operationMetrics.subscribed(args.document, args.operationName, results);
-        return Symbol.asyncIterator in results ? mapResults(results, deps.maskResult) : deps.maskResult(results);
+        return Symbol.asyncIterator in results ? results : deps.maskResult(results);
       },
       onSubscribe: async (ctx, _id, params) => {
         const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);

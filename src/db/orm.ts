@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
+import { NamedStatementClient } from './sql.ts';
 
 export type Orm = MikroORM;
 
@@ -15,6 +16,8 @@ export async function openOrm(options: { url: string; poolSize: number } & OrmSc
     // Listed explicitly so start-up needs no file globbing or TS loader.
     migrations: { migrationsList: [...options.migrations], snapshot: false, silent: true, transactional: true },
     pool: { min: 0, max: options.poolSize },
+    // Handed to pg's pool: runs statements marked with `prepared` (src/db/sql.ts) by name.
+    driverOptions: { Client: NamedStatementClient },
     // Every request forks its own EntityManager; a stray global use is a bug we want to hear about.
     allowGlobalContext: false,
     debug: false,

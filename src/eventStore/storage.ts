@@ -5,6 +5,7 @@ import { Migration20261123000000_event_store } from './migrations/Migration20261
 import { Migration20261123020000_history_indexes } from './migrations/Migration20261123020000_history_indexes.ts';
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
 import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
+import { Migration20261202060000_drop_stream_commit_index } from './migrations/Migration20261202060000_drop_stream_commit_index.ts';
 import { StreamReaderRecord } from './access/streamReaderRecord.ts';
 import { Migration20261202010000_processors } from './migrations/Migration20261202010000_processors.ts';
 import { Migration20261202020000_snapshots } from './migrations/Migration20261202020000_snapshots.ts';
@@ -36,4 +37,5 @@ export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261202010000_processors', class: Migration20261202010000_processors },
   { name: 'Migration20261202020000_snapshots', class: Migration20261202020000_snapshots },
   { name: 'Migration20261202030000_projection_versions', class: Migration20261202030000_projection_versions },
+  { name: 'Migration20261202060000_drop_stream_commit_index', class: Migration20261202060000_drop_stream_commit_index },
 ];

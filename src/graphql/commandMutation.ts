@@ -102,11 +102,12 @@ export function commandMutation<I extends CommandInputShape, C extends Command, 
           ...(input.expectedVersion != null ? { expectedVersion: input.expectedVersion } : {}),
           ...(commandId !== undefined ? { commandId } : {}),
         });
-        // After a fresh run the append registered the row with this request's EntityManager, so the
-        // read costs nothing; a replayed command id answers with the row as its first run left it.
+        // A fresh run usually hands back the row it wrote, so there is nothing to read; a replayed
+        // command id answers with the row as its first run left it.
+        const written = result.rows?.find((r) => r.entity === view.entity && (r.row as { id?: unknown }).id === streamId)?.row as V | undefined;
         const row = result.replayed
           ? await viewAsOf(ctx.em, ctx.upcasters, view, streamId, { version: result.version })
-          : ((await ctx.em.findOne(view.entity, streamId as never)) as V | null);
+          : (written ?? ((await ctx.em.findOne(view.entity, streamId as never)) as V | null));
         if (!row) throw new Error(`${decider.streamType} ${streamId} has events but no projection row`);
         return { view: row, events: result.events, position: result.events.at(-1)!.position };
       },

@@ -22,7 +22,7 @@ import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
 import { handedOutPosition, subscribeAfter } from './cursors.ts';
 
 /** Page sizes of the history connections; documented in docs/history.md. */
-export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
+export const HISTORY_PAGE = { defaultSize: 50, maxSize: 1_000 } as const;
 /** History reads each listed event type's index range separately; this keeps that bounded. */
 const MAX_HISTORY_TYPES = 50;
 

@@ -63,8 +63,13 @@ export class SharedSubscriptionResults {
     return createHash('sha256').update(JSON.stringify([audience, operationName ?? '', query, variables ?? {}])).digest('base64url');
   }
 
-  /** Like graphql's subscribe, with each event's result computed once per operation key. */
-  async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  /**
+   * Like graphql's subscribe, with each event's result computed once per operation key; `prepare`
+   * runs on each computed result once, before any subscriber gets it (masking, serialising).
+   */
+  async subscribe(
+    args: ExecutionArgs, key: string, prepare: (result: ExecutionResult) => ExecutionResult = (result) => result,
+  ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const operation = this.join(key);
@@ -77,9 +82,13 @@ export class SharedSubscriptionResults {
     return mapResults(
       source,
       (event) => {
+        const compute = () => {
+          const result = execute({ ...args, rootValue: event });
+          return result instanceof Promise ? result.then(prepare) : prepare(result);
+        };
         const eventId = (event as { id?: string }).id;
-        if (eventId === undefined || !this.results || !joined) return execute({ ...args, rootValue: event });
-        return this.resultFor(operation, eventId, () => execute({ ...args, rootValue: event }));
+        if (eventId === undefined || !this.results || !joined) return compute();
+        return this.resultFor(operation, eventId, compute);
       },
       leave,
     );
@@ -142,17 +151,22 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 /** Maps a stream, passing `return` through so that unsubscribing ends the source; `onEnd` runs once the stream ends, however it ends. */
 export function mapResults<S, T>(source: AsyncIterable<S>, map: (value: S) => T | Promise<T>, onEnd?: () => void): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
+  const ended = (error: unknown) => {
+    onEnd?.();
+    throw error;
+  };
   const iterable: AsyncIterableIterator<T> = {
-    async next() {
-      const step = await iterator.next().catch((error: unknown) => {
-        onEnd?.();
-        throw error;
-      });
-      if (step.done) {
-        onEnd?.();
-        return { value: undefined, done: true };
-      }
-      return { value: await map(step.value), done: false };
+    // Every live delivery passes here, so a value mapped without waiting (a cached result) is handed
+    // on in the same step, without a promise of its own.
+    next() {
+      return iterator.next().then((step): IteratorResult<T> | Promise<IteratorResult<T>> => {
+        if (step.done) {
+          onEnd?.();
+          return { value: undefined, done: true };
+        }
+        const mapped = map(step.value);
+        return mapped instanceof Promise ? mapped.then((value) => ({ value, done: false })) : { value: mapped as T, done: false };
+      }, ended);
     },
     async return() {
       onEnd?.();

@@ -65,7 +65,12 @@ export type CommandResult<E extends Event, S> = {
   readonly events: readonly RecordedEvent<E>[];
   /** True when the command id had run before: the result is that first run's, and nothing was appended. */
   readonly replayed: boolean;
+  /** The read-model rows the command wrote, when it knew them without reading (see appendAndProject). */
+  readonly rows?: readonly WrittenRow[];
 };
+
+/** A read-model row as an inline projection wrote it. */
+export type WrittenRow = PlannedWrites['rows'][number];
 
 /**
  * Read, fold, decide, append: the one path every command takes. The append and all inline
@@ -132,12 +137,13 @@ async function decideAndAppend<C extends Command, E extends Event, S>(
         events: decision.events.map((event) => ({ ...event, id: env.ids.uuid(), metadata: eventMetadata(env, decider, command, causationId, event, readers) })),
         ...(newReaders.length > 0 ? { newReaders } : {}),
       };
-      const events = (await appendAndProject(env, request, once)) as RecordedEvent<E>[];
+      const { recorded, rows } = await appendAndProject(env, request, once);
+      const events = recorded as RecordedEvent<E>[];
       env.onCommitted?.();
       const after = states.remember(version + events.length, decision.state);
       // Off the command's path: not awaited, and on a connection of its own, outside any transaction.
       env.snapshots?.afterCommit(env.em, decider.streamType, streamId, version, after, events.at(-1)!.id);
-      return { streamId, ...after, events, replayed: false };
+      return { streamId, ...after, events, replayed: false, ...(rows ? { rows } : {}) };
     } catch (error) {
       states.forget();
       // A run of the same command id that committed first (a racing replay) answers for this one.
@@ -164,7 +170,9 @@ function decided<C extends Command, E extends Event, S>(decider: Decider<C, E, S
  * trip, as cheap as a bare insert plus the row writes. Otherwise (or with an idempotency record to
  * write) the append and `apply` share a transaction. Either way nothing is visible unless everything is.
  */
-async function appendAndProject(env: CommandEnvironment, request: AppendRequest, once: CommandFingerprint | undefined): Promise<RecordedEvent[]> {
+async function appendAndProject(
+  env: CommandEnvironment, request: AppendRequest, once: CommandFingerprint | undefined,
+): Promise<{ recorded: RecordedEvent[]; rows?: readonly WrittenRow[] }> {
   const { em } = env;
   const projections = env.projections.filter((p) => p.streamTypes.includes(request.streamType));
   // Inside a caller's transaction the commit is theirs, so the projections must wait for it.
@@ -173,10 +181,9 @@ async function appendAndProject(env: CommandEnvironment, request: AppendRequest,
     const plans = projections.map((p) => p.plan?.(em, provisional));
     if (plans.every((plan): plan is PlannedWrites => plan !== undefined)) {
       const recorded = await appendToStream(em, request, (bind) => plans.flatMap((plan) => plan.sql(bind, APPENDED)));
-      // The request's EntityManager now knows the rows it wrote, so reading them back costs nothing.
-      for (const plan of plans) for (const { entity, row } of plan.rows) em.merge(entity, row as never, { refresh: true });
       for (const projection of projections) projection.afterCommit?.(provisional);
-      return recorded;
+      // The rows it wrote go back with the result, so nobody has to read them back.
+      return { recorded, rows: plans.flatMap((plan) => plan.rows) };
     }
   }
   const recorded = await em.transactional(async (tx) => {
@@ -186,7 +193,7 @@ async function appendAndProject(env: CommandEnvironment, request: AppendRequest,
     return appended;
   });
   for (const projection of projections) projection.afterCommit?.(recorded);
-  return recorded;
+  return { recorded };
 }
 
 /** The events as they will be recorded, but for their log position, which the insert assigns. */

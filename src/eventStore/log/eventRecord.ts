@@ -11,8 +11,8 @@ export const EventRecord = defineEntity({
   // Mirrors migrations/: a test checks that the ORM's schema diff against the migrated database is empty.
   indexes: [
     { name: 'events_commit_order_idx', properties: ['transactionId', 'globalPosition'] },
-    // History filters page in commit order within each filter (migration 20261123020000).
-    { name: 'events_stream_commit_idx', properties: ['streamId', 'transactionId', 'globalPosition'] },
+    // History filters page in commit order within each filter (migration 20261123020000); one
+    // stream pages on the unique (stream_id, stream_version) key (migration 20261202060000).
     { name: 'events_stream_type_commit_idx', properties: ['streamType', 'transactionId', 'globalPosition'] },
     { name: 'events_event_type_commit_idx', properties: ['eventType', 'transactionId', 'globalPosition'] },
     { name: 'events_correlation_commit_idx', expression: `create index "events_correlation_commit_idx" on "events" ((metadata->>'correlationId'), "transaction_id", "global_position")` },

@@ -43,28 +43,67 @@ export async function readLog(
   options: { after?: LogPosition; limit: number; filter?: LogFilter; upTo?: LogPosition },
 ): Promise<LogPage> {
   const after = options.after ?? LOG_START;
-  const params: unknown[] = [after.transactionId.toString(), after.globalPosition.toString(), options.limit];
-  const conditions = ['(transaction_id, global_position) > ($1::text::xid8, $2::bigint)', 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())'];
-  if (options.upTo) {
-    const a = params.push(options.upTo.transactionId.toString());
-    const b = params.push(options.upTo.globalPosition.toString());
-    conditions.push(`(transaction_id, global_position) <= ($${a}::text::xid8, $${b}::bigint)`);
-  }
+  const params: unknown[] = [options.limit];
+  const bound = (position: LogPosition) => [params.push(position.transactionId.toString()), params.push(position.globalPosition.toString())] as const;
   const filter = options.filter ?? {};
-  if (filter.streamId !== undefined) conditions.push(`stream_id = $${params.push(filter.streamId)}`);
+  const conditions: string[] = [];
+  let orderBy = 'order by transaction_id, global_position';
+  if (filter.streamId !== undefined) {
+    // One stream: in version order, which is its commit order (see streamVersionBound).
+    const stream = params.push(filter.streamId);
+    conditions.push(`stream_id = $${stream}`);
+    if (after.transactionId !== 0n || after.globalPosition !== 0n) conditions.push(`stream_version > ${streamVersionBound(stream, ...bound(after), 'after')}`);
+    if (options.upTo) conditions.push(`stream_version <= ${streamVersionBound(stream, ...bound(options.upTo), 'after')}`);
+    orderBy = 'order by stream_version';
+  } else {
+    const [a, b] = bound(after);
+    conditions.push(`(transaction_id, global_position) > ($${a}::text::xid8, $${b}::bigint)`);
+    if (options.upTo) {
+      const [c, d] = bound(options.upTo);
+      conditions.push(`(transaction_id, global_position) <= ($${c}::text::xid8, $${d}::bigint)`);
+    }
+  }
+  // After the position bounds: see VISIBLE_HORIZON.
+  conditions.push(VISIBLE_HORIZON);
   if (filter.streamType !== undefined) conditions.push(`stream_type = $${params.push(filter.streamType)}`);
   if (filter.streamTypes !== undefined) conditions.push(`stream_type = any($${params.push(filter.streamTypes)}::text[])`);
   if (filter.types !== undefined) conditions.push(`event_type = any($${params.push(filter.types)}::text[])`);
-  const rows = await query<EventRow>(
-    em,
-    `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')}
-     order by transaction_id, global_position limit $3`,
-    params,
-  );
+  const rows = await query<EventRow>(em, `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy} limit $1`, params, {
+    planEachCall: filter.streamType !== undefined || filter.streamTypes !== undefined || filter.types !== undefined,
+  });
   const events = rows.map((row) => toRecordedEvent(row, upcasters));
   const last = events.at(-1);
   return { events, next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after };
 }
+
+/**
+ * The bound, in stream versions, of one stream's events after a log position (`after`: the last
+ * version at or before it) or before one (`before`: the first version at or after it). A stream's
+ * versions are in its commit order: version n+1 is inserted by a statement that saw version n
+ * committed, and its transaction id is assigned by that insert, after n's (the append is the first
+ * write of its transaction; see docs/live-feeds.md). So a stream is read on its unique
+ * (stream_id, stream_version) index, and a position bound becomes a version bound: one probe when
+ * the position is an event of the stream (a cursor from a page of it), else a walk of the stream
+ * from its far end up to the position. Parameters: `$stream`, and `$a`, `$b` the position.
+ */
+function streamVersionBound(stream: number, a: number, b: number, side: 'after' | 'before'): string {
+  const position = `($${a}::text::xid8, $${b}::bigint)`;
+  const exact = `select stream_version from events where (transaction_id, global_position) = ${position} and stream_id = $${stream}`;
+  const nearest =
+    side === 'after'
+      ? `select stream_version from events where stream_id = $${stream} and (transaction_id, global_position) <= ${position} order by stream_version desc limit 1`
+      : `select stream_version from events where stream_id = $${stream} and (transaction_id, global_position) >= ${position} order by stream_version limit 1`;
+  return `coalesce((${exact}), (${nearest}), ${side === 'after' ? 0 : 2_147_483_647})`;
+}
+
+/**
+ * Only transactions older than the oldest one still running (see readLog). Always placed after the
+ * position bounds: both bound `transaction_id` from above, and PostgreSQL starts a backward index
+ * scan at the first such condition it is given, so with this one first a page read backward from a
+ * cursor walked every entry between the newest event and the cursor (3,400 index pages, 20-120 ms,
+ * for a page 10 % deep in a 1M-event log) instead of seeking to the cursor (7 pages, 0.04 ms).
+ */
+const VISIBLE_HORIZON = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
 
 // ---- History: the log browsed in either direction ------------------------------------------
 
@@ -93,8 +132,9 @@ export type HistoryPageRequest = {
 
 /**
  * One page of the log in commit order (newest first when reading backward), by keyset on
- * (transaction_id, global_position): every filter has an index in that order, so PostgreSQL seeks
- * to the bound and reads `limit` rows however deep the page is. Like readLog, only transactions
+ * (transaction_id, global_position): every filter has an index in that order (one stream: its
+ * version order, see streamVersionBound), so PostgreSQL seeks to the bound and reads `limit` rows
+ * however deep the page is. Like readLog, only transactions
  * below the oldest running one are visible, so a page never shows an event that a transaction
  * still in flight would later commit before; the cursors are the positions readLog and the live
  * feed use.
@@ -103,16 +143,19 @@ export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry
   const descending = request.direction === 'backward';
   const order = descending ? 'desc' : 'asc';
   const params: unknown[] = [request.limit];
-  const conditions = ['transaction_id < pg_snapshot_xmin(pg_current_snapshot())'];
-  const position = (bound: LogPosition, operator: '>' | '<') => {
+  const conditions: string[] = [];
+  const filter = request.filter ?? {};
+  const stream = filter.streamId === undefined ? undefined : params.push(filter.streamId);
+  const position = (bound: LogPosition, side: 'after' | 'before') => {
     const a = params.push(bound.transactionId.toString());
     const b = params.push(bound.globalPosition.toString());
-    conditions.push(`(transaction_id, global_position) ${operator} ($${a}::text::xid8, $${b}::bigint)`);
+    if (stream === undefined) conditions.push(`(transaction_id, global_position) ${side === 'after' ? '>' : '<'} ($${a}::text::xid8, $${b}::bigint)`);
+    else conditions.push(`stream_version ${side === 'after' ? '>' : '<'} ${streamVersionBound(stream, a, b, side)}`);
   };
-  if (request.after) position(request.after, '>');
-  if (request.before) position(request.before, '<');
-  const filter = request.filter ?? {};
-  if (filter.streamId !== undefined) conditions.push(`stream_id = $${params.push(filter.streamId)}`);
+  if (stream !== undefined) conditions.push(`stream_id = $${stream}`);
+  if (request.after) position(request.after, 'after');
+  if (request.before) position(request.before, 'before');
+  conditions.push(VISIBLE_HORIZON);
   if (filter.streamType !== undefined) conditions.push(`stream_type = $${params.push(filter.streamType)}`);
   if (filter.correlationId !== undefined) conditions.push(`metadata->>'correlationId' = $${params.push(filter.correlationId)}`);
   if (filter.actor !== undefined) conditions.push(`metadata->>'actor' = $${params.push(filter.actor)}`);
@@ -124,7 +167,11 @@ export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry
   }
   const orderBy = `order by transaction_id ${order}, global_position ${order} limit $1`;
   let sql: string;
-  if (filter.types === undefined) {
+  if (stream !== undefined) {
+    // One stream: its unique index, in version order, which is its commit order (see streamVersionBound).
+    if (filter.types !== undefined) conditions.push(`event_type = any($${params.push([...new Set(filter.types)])}::text[])`);
+    sql = `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} order by stream_version ${order} limit $1`;
+  } else if (filter.types === undefined) {
     sql = `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy}`;
   } else {
     // `event_type = any(…)` cannot be read in commit order from one index range, which would make
@@ -137,7 +184,11 @@ export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry
     if (branches.length === 0) return [];
     sql = `select * from (${branches.join(' union all ')}) as page ${orderBy}`;
   }
-  return (await query<EventRow>(em, sql, params)).map((row) => toRecordedEvent(row, upcasters));
+  // Without a filter (or with one stream) the plan is always the same index; otherwise it depends
+  // on the values: prepared, a customer's page of one event type took 24 ms on a generic plan
+  // against 1.6 ms planned for its values (30k-event log).
+  const keyedOnly = Object.entries(filter).every(([name, value]) => value === undefined || name === 'streamId') && request.readers === undefined;
+  return (await query<EventRow>(em, sql, params, { planEachCall: !keyedOnly })).map((row) => toRecordedEvent(row, upcasters));
 }
 
 /** Whether an event passes a history filter; the same conditions readHistory puts in SQL. */
