@@ -197,7 +197,15 @@ export async function rebaseLog(em: EntityManager, options: RebaseOptions): Prom
       }
     }
     const outcome = await em.transactional(async (tx) => rewrite(tx, threshold, consumed, options, progress));
-    if (outcome !== 'no room') return outcome;
+    if (outcome !== 'no room') {
+      if (outcome.rebasedEvents > 0) {
+        // The old row versions' index entries sit at the far end of the commit-order index, where the
+        // hidden-events check and the readers' horizon seek: cleared now, those seeks stay one page.
+        progress('vacuuming events');
+        await query(em.fork(), 'vacuum (analyze) events');
+      }
+      return outcome;
+    }
     // Something took ids or appended between the plan and the lock: plan again.
     if (attempt >= 5) throw new Error('the transaction id counter kept moving under the repair; is something appending to the log?');
   }
