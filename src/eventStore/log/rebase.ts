@@ -130,6 +130,16 @@ const MOVING_CTES = `
     from ordered
   )`;
 
+/** Throws ApiConnectedError while another session of this database is an API's feed. */
+async function refuseWhileApisConnected(em: EntityManager): Promise<void> {
+  const apis = await query<{ pid: number; client_addr: string | null; backend_start: Date | string }>(
+    em,
+    `select pid, client_addr::text, backend_start from pg_stat_activity where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()`,
+    [FEED_APPLICATION_NAME],
+  );
+  if (apis.length > 0) throw new ApiConnectedError(apis.map((s) => ({ pid: s.pid, clientAddress: s.client_addr, since: new Date(s.backend_start) })));
+}
+
 type Plan = { hidden: number; moving: number; appendedHere: number; groups: number; base: bigint };
 
 /** What a repair at threshold `threshold` would do: how many rows move, in how many groups, above which kept id. */
@@ -184,6 +194,8 @@ const ROOM = 100;
  */
 export async function rebaseLog(em: EntityManager, options: RebaseOptions): Promise<RebaseReport> {
   const progress = options.onProgress ?? (() => undefined);
+  // First without the lock, so that a refusal comes before any work (and before any id is taken).
+  await refuseWhileApisConnected(em);
   const threshold = await nextTransactionId(em);
   let consumed = 0;
   for (let attempt = 1; ; attempt++) {
@@ -221,13 +233,8 @@ async function rewrite(
   await query(tx, `select set_config('lock_timeout', $1, true)`, [`${options.lockTimeoutMs ?? 10_000}ms`]);
   const existing = await existingTables(tx, options.storedPositions);
   for (const table of ['events', ...existing.map((stored) => stored.table)]) await query(tx, `lock table ${ident(table)} in access exclusive mode`);
-  // After the lock: an API that read the log before it holds its feed session by now (it listens first).
-  const apis = await query<{ pid: number; client_addr: string | null; backend_start: Date }>(
-    tx,
-    `select pid, client_addr::text, backend_start from pg_stat_activity where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()`,
-    [FEED_APPLICATION_NAME],
-  );
-  if (apis.length > 0) throw new ApiConnectedError(apis.map((s) => ({ pid: s.pid, clientAddress: s.client_addr, since: s.backend_start })));
+  // Again under the lock: an API that read the log before it holds its feed session by now (it listens first).
+  await refuseWhileApisConnected(tx);
 
   // Taken before this transaction writes, so its own id (and every later one) is above the new ids.
   const counter = await nextTransactionId(tx);
