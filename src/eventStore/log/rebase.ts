@@ -241,7 +241,6 @@ async function rewrite(
   const sequenceMovedTo = await catchUpSequence(tx);
   const planned = await plan(tx, threshold);
   if (planned.hidden === 0) {
-    progress('no event lies beyond this cluster\'s transaction ids: nothing to re-base');
     return { hiddenEvents: 0, rebasedEvents: 0, appendedHere: 0, transactionIds: undefined, transactionIdsConsumed: consumed, storedPositions: {}, sequenceMovedTo };
   }
   if (planned.base + BigInt(planned.groups) >= counter) return 'no room';
