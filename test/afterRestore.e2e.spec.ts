@@ -251,6 +251,9 @@ describe('a log moved into another PostgreSQL cluster whose transaction ids are 
     expect(page.errors).toEqual([
       expect.objectContaining({ message: expect.stringMatching(/from before this event log was restored and re-based.*start again from the beginning/), extensions: expect.objectContaining({ code: 'VALIDATION' }) }),
     ]);
+    const oldInStream = original.history.find((node) => node.streamId === 'cart-0' && node.version === 2)!.position;
+    const streamPage = await server.gql(`query Stream($after: String) { stream(id: "cart-0") { events(after: $after) { edges { node { version } } } } }`, { after: oldInStream });
+    expect(streamPage.errors).toEqual([expect.objectContaining({ message: expect.stringContaining('from before this event log was restored and re-based'), extensions: expect.objectContaining({ code: 'VALIDATION' }) })]);
     const resumed = collect(server.wsClient(), FOLLOW, { after: old });
     await until(async () => resumed.errors.length > 0, 'the subscription with an old cursor to be refused');
     expect(JSON.stringify(resumed.errors)).toMatch(/VALIDATION.*re-based|re-based.*VALIDATION/);
