@@ -153,6 +153,25 @@ describe('a log restored from a cluster whose transaction ids run higher', () =>
     }
   });
 
+  it('an event appended here into a gap of the restored positions still moves after every restored event', async () => {
+    // Logical replication does not carry the sequence, so an append may take a position the origin
+    // left unused (a rolled-back transaction's): its position then lies among the restored ones.
+    const restored = await restore([
+      { transactionId: FAR + 1n, streamId: 'gap', version: 1 },
+      { transactionId: FAR + 2n, streamId: 'gap', version: 2 },
+    ]);
+    const gap = restored[1]!.globalPosition + 1n;
+    await query(em(), `select setval(pg_get_serial_sequence('events', 'global_position'), $1::bigint + 1, false)`, [gap.toString()]);
+    await restore([{ transactionId: FAR + 3n, streamId: 'gap', version: 3 }]);
+    await query(em(), `select setval(pg_get_serial_sequence('events', 'global_position'), $1::bigint, false)`, [gap.toString()]);
+    const [appended] = await append('gap', 3);
+    expect(appended!.globalPosition).toBe(gap);
+
+    const report = await rebaseLog(em(), { storedPositions: [] });
+    expect(report).toMatchObject({ hiddenEvents: 3, appendedHere: 1 });
+    expect((await history()).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+  });
+
   it('a second run changes nothing', async () => {
     await restore([
       { transactionId: FAR + 2n, streamId: 'a', version: 1 },

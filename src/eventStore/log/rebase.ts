@@ -100,18 +100,20 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /**
  * Which rows move and in which order, given the threshold `$1` (this cluster's next transaction id
  * when the repair began). A row was appended in this cluster when the transaction that inserted it
- * here (`xmin`) is the one its id names; restored rows were inserted by the restore's own
- * transaction. Every restored row at or above the threshold moves, and so does every row appended
- * here after them (a global position above every hidden one's), since it was committed after them:
- * the new order is (appended here, transaction_id, global_position), the restored rows' commit
- * order followed by what happened here. Everything else stays where it is.
+ * here (`xmin`) is the one its id names and inserted no row of another id; a restore's transaction
+ * (pg_restore's COPY, logical replication's initial copy) inserts the rows of many. Every restored
+ * row at or above the threshold moves, and so does every row appended here, since it was committed
+ * after every restored one: the new order is (appended here, transaction_id, global_position), the
+ * restored rows' commit order followed by what happened here. Restored rows below the threshold
+ * stay where they are. (Positions cannot tell the two apart: after logical replication the
+ * sequence lags, and an append may take a position in a gap the origin left.)
  */
 const MOVING_CTES = `
-  hidden_end as (
-    select max(global_position) as position from events where transaction_id >= $1::text::xid8 and not (xmin = xid(transaction_id))
+  own_writers as (
+    select xmin::text as writer from events group by xmin::text having count(distinct transaction_id) = 1
   ), classified as (
     select global_position, transaction_id,
-           (xmin = xid(transaction_id) and global_position > coalesce((select position from hidden_end), 9223372036854775807)) as appended_here
+           (xmin = xid(transaction_id) and xmin::text in (select writer from own_writers)) as appended_here
     from events
   ), moving as (
     select * from classified where appended_here or transaction_id >= $1::text::xid8
@@ -151,7 +153,7 @@ async function plan(em: EntityManager, threshold: bigint): Promise<Plan> {
             (select count(*) from moving) as moving,
             (select count(*) from moving where appended_here) as appended_here,
             (select max(transaction_group) from grouped) as groups,
-            (select max(transaction_id)::text from events where global_position not in (select global_position from moving)) as base`,
+            (select max(transaction_id)::text from classified where not (appended_here or transaction_id >= $1::text::xid8)) as base`,
     [threshold.toString()],
   );
   // Ids 0, 1 and 2 are PostgreSQL's special ones; new ids start above them.
