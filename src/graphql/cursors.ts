@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError } from '../core/errors.ts';
+import { DomainError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { FeedClosedError, type FeedSubscription, type LogFeed } from '../eventStore/feed/feed.ts';
 import { decodePosition, isLogStart, type LogPosition, notHandedOut } from '../eventStore/log/position.ts';
 import { isEventPosition, type LogFilter } from '../eventStore/log/read.ts';
 import { AFTER_RESTORE_COMMAND, rebasedSince } from '../eventStore/log/rebase.ts';
-import { ValidationError } from '../core/errors.ts';
 
 /*
  * What "a position the server handed out" means. Positions reach clients as an event's position
@@ -31,10 +30,16 @@ export async function handedOutPosition(em: EntityManager, cursor: string, argum
 
 /** Why a cursor naming no event is refused: from before a re-base of the log, or never handed out. */
 export async function refusal(em: EntityManager, cursor: string, position: LogPosition, argument: string): Promise<ValidationError> {
+  return (await rebasedRefusal(em, cursor, position, argument)) ?? notHandedOut(cursor, argument);
+}
+
+/** The refusal of a cursor naming no event that was handed out before the log was re-based; undefined for any other. */
+export async function rebasedRefusal(em: EntityManager, cursor: string, position: LogPosition, argument: string): Promise<ValidationError | undefined> {
   const rebasedAt = await rebasedSince(em, position);
-  if (!rebasedAt) return notHandedOut(cursor, argument);
+  if (!rebasedAt) return undefined;
+  const restart = argument === 'before' ? 'from the newest events (leave before out)' : `from the beginning (leave ${argument} out${argument === 'after' ? ', or pass "0_0"' : ''})`;
   return new ValidationError(
-    `${argument} "${cursor}" is a position from before this event log was restored and re-based (${AFTER_RESTORE_COMMAND}, ${rebasedAt.toISOString()}); it can no longer be honoured: start again from the beginning (leave ${argument} out${argument === 'after' ? ', or pass "0_0"' : ''}) or from a position handed out since`,
+    `${argument} "${cursor}" is a position from before this event log was restored and re-based (${AFTER_RESTORE_COMMAND}, ${rebasedAt.toISOString()}); it can no longer be honoured: start again ${restart} or from a position handed out since`,
     [{ path: argument, message: 'a position from before the log was re-based after a restore: restart from the beginning or from a new cursor' }],
   );
 }

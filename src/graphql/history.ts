@@ -18,8 +18,7 @@ import { mayReadStream, readersFilterFor } from '../eventStore/access/streamAcce
 import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
-import { handedOutPosition, refusal, subscribeAfter } from './cursors.ts';
-import { rebasedSince } from '../eventStore/log/rebase.ts';
+import { handedOutPosition, rebasedRefusal, subscribeAfter } from './cursors.ts';
 
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
@@ -186,7 +185,10 @@ async function versionAt(em: EntityManager, streamId: string, cursor: string | u
   if (cursor === undefined) return undefined;
   const position = decodePosition(cursor, argument);
   const event = await readEventAt(em, position);
-  if (!event && (await rebasedSince(em, position))) throw await refusal(em, cursor, position, argument);
+  if (!event) {
+    const refused = await rebasedRefusal(em, cursor, position, argument);
+    if (refused) throw refused;
+  }
   if (!event || event.streamId !== streamId) {
     throw new ValidationError(`${argument} is not the position of an event in stream ${streamId}`, [
       { path: argument, message: 'expected a cursor from this stream' },
