@@ -9,7 +9,7 @@
  * Without DATABASE_URL it starts the embedded PostgreSQL on EMBEDDED_PG_DATA_DIR, as `npm start`
  * does. It migrates the database first, as the API would at start. Safe to run again: a log with
  * nothing to repair is left as it is. Exit codes: 0 done (or nothing to do), 3 refused because an
- * API is connected, 1 anything else.
+ * API is connected, 2 bad arguments or configuration, 1 anything else.
  */
 import { openDatabase } from '../src/app/app.ts';
 import { compose } from '../src/app/composition.ts';
@@ -21,6 +21,17 @@ import { ApiConnectedError, rebaseLog } from '../src/eventStore/log/rebase.ts';
 import { storedPositions } from '../src/eventStore/storage.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const USAGE = `usage: npm run db:after-restore
+  Re-bases the transaction ids of events restored or replicated from another PostgreSQL cluster, so that
+  history and live feeds show them again (docs/evolving.md, "Backup and restore"). Stop every API process
+  first. Reads DATABASE_URL (or starts the embedded PostgreSQL on EMBEDDED_PG_DATA_DIR), as the API does.`;
+const args = process.argv.slice(2);
+if (args.length > 0) {
+  const help = args.every((arg) => arg === '--help' || arg === '-h');
+  (help ? process.stdout : process.stderr).write(`${help ? '' : `unknown arguments: ${args.join(' ')}\n`}${USAGE}\n`);
+  process.exit(help ? 0 : 2);
+}
 
 let config;
 try {
