@@ -12,6 +12,7 @@ import { ReadModels } from '../eventStore/projections/readModels.ts';
 import type { ProcessorDefinition } from '../eventStore/processors/processorDefinition.ts';
 import { Processors } from '../eventStore/processors/processors.ts';
 import { rabbitMqForwarder } from '../eventStore/forwarding/rabbitMqForwarder.ts';
+import { countHiddenEvents } from '../eventStore/log/rebase.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
 import { useStorableStrings } from '../graphql/storableStrings.ts';
@@ -22,7 +23,7 @@ import { compose } from './composition.ts';
 import { contextFactory } from './context.ts';
 import { Correlation } from './correlation.ts';
 import { errorMasking } from './errorMasking.ts';
-import { health } from './health.ts';
+import { health, logHealth } from './health.ts';
 import { closeGracefully, createHttpServer, createOpsServer, listen, type Listening } from './httpServer.ts';
 import { createMetrics } from './metrics.ts';
 import { useMutationRateLimit } from './mutationRateLimit.ts';
@@ -92,6 +93,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   try {
     const applied = await migrate(orm);
     if (applied.length > 0) logger.info('applied migrations', { migrations: applied, database: redactUrl(databaseUrl) });
+    const hiddenEvents = await countHiddenEvents(orm.em.fork());
+    // Serving goes on (queries of read models and streams are right), but history and live feeds miss these events until repaired.
+    if (hiddenEvents > 0) logger.warn('the event log holds events restored from another PostgreSQL cluster that no reader can see', logHealth(hiddenEvents));
   } catch (error) {
     await orm.close();
     throw error;

@@ -19,7 +19,7 @@ import { mayReadStream, readersFilterFor } from '../eventStore/access/streamAcce
 import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
-import { handedOutPosition, subscribeAfter } from './cursors.ts';
+import { handedOutPosition, rebasedRefusal, subscribeAfter } from './cursors.ts';
 
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 1_000 } as const;
@@ -184,7 +184,12 @@ function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, matches: (ev
 /** The stream version of the event at a cursor, which must belong to the stream. */
 async function versionAt(em: EntityManager, upcasters: UpcasterRegistry, streamId: string, cursor: string | undefined, argument: string): Promise<number | undefined> {
   if (cursor === undefined) return undefined;
-  const event = await readEventAt(em, upcasters, decodePosition(cursor, argument));
+  const position = decodePosition(cursor, argument);
+  const event = await readEventAt(em, upcasters, position);
+  if (!event) {
+    const refused = await rebasedRefusal(em, cursor, position, argument);
+    if (refused) throw refused;
+  }
   if (!event || event.streamId !== streamId) {
     throw new ValidationError(`${argument} is not the position of an event in stream ${streamId}`, [
       { path: argument, message: 'expected a cursor from this stream' },

@@ -23,9 +23,12 @@ export function clusterUrl(): URL {
   return new URL(url);
 }
 
-/** Migrated for the app's modules unless `modules` says which (an empty list: the event store alone). */
-export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[] } = {}): Promise<TestDatabase> {
-  const serverUrl = clusterUrl();
+/**
+ * Migrated for the app's modules unless `modules` says which (an empty list: the event store alone);
+ * on the worker's cluster unless `serverUrl` names another (one a spec started itself).
+ */
+export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[]; serverUrl?: string } = {}): Promise<TestDatabase> {
+  const serverUrl = options.serverUrl ? new URL(options.serverUrl) : clusterUrl();
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl.toString() });
   await admin.connect();

@@ -21,6 +21,8 @@ export type LogLag = {
   /**
    * Committed events no reader may see yet, because an older transaction is still running (capped
    * at LAG_COUNT_CAP). Non-zero for more than a moment means a long transaction holds the feed back.
+   * Events with ids beyond this cluster's (restored from another one) are not held back by anything
+   * running, so they are not counted here: /health reports them as the log's `hiddenEvents`.
    */
   readonly eventsHeldBack: number;
   /** The oldest running transaction that has a transaction id, in any database of the cluster; null when none. */
@@ -38,7 +40,9 @@ const LAG_SQL = `
        select 1 from events where (transaction_id, global_position) > ($1::text::xid8, $2::bigint) limit ${LAG_COUNT_CAP}
      ) behind)::int as events_behind,
     (select count(*) from (
-       select 1 from events where transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) limit ${LAG_COUNT_CAP}
+       select 1 from events
+       where transaction_id >= pg_snapshot_xmin(pg_current_snapshot()) and transaction_id < pg_snapshot_xmax(pg_current_snapshot())
+       limit ${LAG_COUNT_CAP}
      ) held)::int as events_held_back`;
 
 const OLDEST_TRANSACTION_SQL = `

@@ -2,6 +2,9 @@ import pg from 'pg';
 import type { Logger } from '../../core/logger.ts';
 import { EVENTS_CHANNEL } from '../log/append.ts';
 
+/** The application_name of every API's LISTEN session: how the restore repair knows an API is connected. */
+export const FEED_APPLICATION_NAME = 'event-feed';
+
 export type ListenerOptions = {
   readonly databaseUrl: string;
   readonly logger: Logger;
@@ -43,7 +46,7 @@ export class LogListener {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'event-feed' });
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: FEED_APPLICATION_NAME });
     client.on('notification', () => this.options.onNotification());
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the LISTEN connection closed')));
