@@ -24,10 +24,11 @@ export function clusterUrl(): URL {
 }
 
 /**
- * Migrated for the app's modules unless `modules` says which (an empty list: the event store alone);
- * on the worker's cluster unless `serverUrl` names another (one a spec started itself).
+ * Migrated for the app's modules unless `modules` says which (an empty list: the event store alone),
+ * or not at all when `empty` (for a restore to fill); on the worker's cluster unless `serverUrl`
+ * names another (one a spec started itself, or the machine's).
  */
-export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[]; serverUrl?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { modules?: readonly ModuleDefinition[]; serverUrl?: string; empty?: boolean } = {}): Promise<TestDatabase> {
   const serverUrl = options.serverUrl ? new URL(options.serverUrl) : clusterUrl();
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl.toString() });
@@ -39,10 +40,12 @@ export async function createTestDatabase(options: { modules?: readonly ModuleDef
   }
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const schema = options.modules ? compose(options.modules).orm : ormSchema;
-  const migrator = await openOrm({ url: url.toString(), poolSize: 1, ...schema });
-  await migrate(migrator);
-  await migrator.close();
+  if (!options.empty) {
+    const schema = options.modules ? compose(options.modules).orm : ormSchema;
+    const migrator = await openOrm({ url: url.toString(), poolSize: 1, ...schema });
+    await migrate(migrator);
+    await migrator.close();
+  }
   return {
     url: url.toString(),
     name,
