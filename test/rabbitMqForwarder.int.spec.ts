@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeEvents, type ForwardedEvent } from '../examples/rabbitmq-consumer.ts';
 import { uuidv7Generator } from '../src/core/ids.ts';
@@ -265,6 +266,29 @@ describe('forwarding the log to RabbitMQ', () => {
     // The log names the broker, never the credentials in its URL.
     expect(failures()[0]!.fields).toMatchObject({ processor: 'rabbitmq-forwarder', broker: '127.0.0.1:1/', exchange: 'events' });
     expect(JSON.stringify(logger.lines)).not.toContain('guest:guest');
+  });
+
+  it('an attempt on a broker that accepts the TCP connection and then says nothing fails after connectTimeoutMs and is tried again', async () => {
+    // What a half-dead broker or a stuck proxy looks like: the socket opens, the AMQP handshake never comes.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const logger = recordingLogger();
+    const stuck = rabbitMqForwarder({ url: `amqp://guest:guest@127.0.0.1:${port}/`, logger, connectTimeoutMs: 300, reconnect: { initialDelayMs: 20, maxDelayMs: 80 } });
+    forwarders.push(stuck);
+    const stop = new AbortController();
+    const handling = stuck.processor.handle(log.slice(0, 3), context(stop.signal));
+    try {
+      const failures = () => logger.lines.filter((line) => line.message.startsWith('rabbitmq connection failed'));
+      await until(async () => failures().length >= 2, 'two timed-out connection attempts');
+      expect(String((failures()[0]!.fields.error as Error).message)).toContain('ETIMEDOUT');
+      stop.abort(new Error('shutting down'));
+      await expect(handling).rejects.toThrow('shutting down');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('close() ends a batch that waits for the broker, and refuses later ones', async () => {

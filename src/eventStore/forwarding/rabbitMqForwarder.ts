@@ -29,6 +29,12 @@ export type RabbitMqForwarderOptions = {
    * (a network partition sends no reset) and the batch is published again on a new one.
    */
   readonly confirmTimeoutMs?: number;
+  /**
+   * How long opening a connection (TCP, TLS and the AMQP handshake) may take before the attempt
+   * counts as failed: without it a broker that drops packets holds the attempt, and a shutdown
+   * waiting for it, until the operating system gives up minutes later.
+   */
+  readonly connectTimeoutMs?: number;
   /** How the connection shows in the broker (`rabbitmqctl list_connections client_properties`, the management UI). */
   readonly connectionName?: string;
 };
@@ -72,6 +78,8 @@ class Link {
   readonly channel: ConfirmChannel;
   /** Set when the channel or the connection closed: the link is of no further use. */
   broken: Error | undefined;
+  /** The forwarder closed it (a lost batch, or shutdown), rather than the broker or the network. */
+  closedByUs = false;
   private readonly breaker = new AbortController();
   /** Aborts when the link breaks, so waits for drain or confirms end with it. */
   readonly brokenSignal = this.breaker.signal;
@@ -88,6 +96,7 @@ class Link {
   }
 
   async close(): Promise<void> {
+    this.closedByUs = true;
     this.break(new Error('closed by the forwarder'));
     await this.connection.close().catch(() => undefined);
   }
@@ -115,19 +124,23 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
   const initialDelayMs = options.reconnect?.initialDelayMs ?? 100;
   const maxDelayMs = Math.max(initialDelayMs, options.reconnect?.maxDelayMs ?? 10_000);
   const confirmTimeoutMs = options.confirmTimeoutMs ?? 30_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const logger = options.logger.child({ processor: name, broker: brokerOf(options.url), exchange });
   const closing = new AbortController();
   let link: Link | undefined;
   let connecting: Promise<Link> | undefined;
 
   async function open(): Promise<Link> {
-    const connection = await connect(options.url, { clientProperties: { connection_name: options.connectionName ?? name } });
+    const connection = await connect(options.url, { timeout: connectTimeoutMs, clientProperties: { connection_name: options.connectionName ?? name } });
     let opened: Link | undefined;
     let closedEarly: Error | undefined;
     // Without an 'error' listener an emitter's error event would end the process.
     connection.on('error', (error: Error) => logger.warn('rabbitmq connection error', { error }));
     connection.on('close', (error?: Error) => {
       const reason = error ?? new Error('the RabbitMQ connection closed');
+      // Said here whether or not a batch is in flight: the broker's reason (CONNECTION_FORCED, a
+      // restart, a heartbeat timeout) reaches no other log line, the channel closes first without it.
+      if (opened && !opened.closedByUs) logger.warn('rabbitmq connection lost; the next batch reconnects', { error: reason });
       if (opened) opened.break(reason);
       else closedEarly = reason;
     });
