@@ -30,9 +30,9 @@ export type RabbitMqForwarderOptions = {
    */
   readonly confirmTimeoutMs?: number;
   /**
-   * How long opening a connection (TCP, TLS and the AMQP handshake) may take before the attempt
-   * counts as failed: without it a broker that drops packets holds the attempt, and a shutdown
-   * waiting for it, until the operating system gives up minutes later.
+   * How long the broker may stay silent while a connection opens (TCP, TLS, the AMQP handshake)
+   * before the attempt counts as failed: without it a broker that drops packets, or accepts and
+   * never answers, holds the attempt (and a shutdown waiting for it) for minutes, or for ever.
    */
   readonly connectTimeoutMs?: number;
   /** How the connection shows in the broker (`rabbitmqctl list_connections client_properties`, the management UI). */
