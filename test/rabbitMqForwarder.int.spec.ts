@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeEvents, type ForwardedEvent } from '../examples/rabbitmq-consumer.ts';
 import { uuidv7Generator } from '../src/core/ids.ts';
@@ -16,7 +16,7 @@ import { type CounterCommand, counterDecider } from '../src/modules/counter/coun
 import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 import { until } from './support/until.ts';
-import { createTestVhost, declareBoundQueue, rabbitmqctl, readQueue, type ReceivedMessage, type TestVhost } from './support/rabbitmq.ts';
+import { BROKER, createTestVhost, declareBoundQueue, rabbitmqctl, readQueue, type ReceivedMessage, type TestVhost } from './support/rabbitmq.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 let vhost: TestVhost;
@@ -102,6 +102,50 @@ function forwarder(options: Partial<RabbitMqForwarderOptions> & { exchange: stri
   const made = rabbitMqForwarder({ url: vhost.url, logger: silentLogger, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, ...options });
   forwarders.push(made);
   return made;
+}
+
+/**
+ * A TCP proxy to the test broker whose open connections can be frozen: their bytes stop flowing
+ * both ways and their sockets stay open, as in a network partition that sends no reset. New
+ * connections go through.
+ */
+async function freezableProxy() {
+  const live = new Set<[Socket, Socket]>();
+  const frozen: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connectTcp(BROKER.port, BROKER.host);
+    const pair: [Socket, Socket] = [client, upstream];
+    live.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    for (const socket of pair) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        live.delete(pair);
+        for (const other of pair) other.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    urlOf: (vhostName: string) => `amqp://${BROKER.user}:${BROKER.password}@127.0.0.1:${port}/${encodeURIComponent(vhostName)}`,
+    freeze() {
+      for (const pair of live) {
+        const [client, upstream] = pair;
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        frozen.push(client, upstream);
+      }
+      live.clear();
+    },
+    close() {
+      for (const socket of [...frozen, ...[...live].flat()]) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 const bodyOf = (message: ReceivedMessage) => JSON.parse(message.content.toString('utf8')) as EventMessageBody;
@@ -240,6 +284,32 @@ describe('forwarding the log to RabbitMQ', () => {
     const received = await readQueue(vhost.url, queue);
     expect(received.length).toBeGreaterThanOrEqual(handled);
     expectExactlyOnceInCommitOrder(received, log);
+  });
+
+  it('a link that goes silent mid-stream (no confirms, no reset) is given up after confirmTimeoutMs and the batch published again on a new connection; close() does not wait for a silent one', async () => {
+    const exchange = 'events-silent';
+    const queue = await declareBoundQueue(vhost.url, exchange, '#');
+    const proxy = await freezableProxy();
+    try {
+      const logger = recordingLogger();
+      const made = forwarder({ exchange, logger, url: proxy.urlOf(vhost.name), confirmTimeoutMs: 500 });
+      const events = log.slice(0, 200);
+      await made.processor.handle(events.slice(0, 100), context());
+      proxy.freeze();
+      await made.processor.handle(events.slice(100), context());
+      const lost = logger.lines.filter((line) => line.message.startsWith('rabbitmq link lost before the batch was confirmed'));
+      expect(lost.map((line) => (line.fields.error as Error).name)).toEqual(['ConfirmTimeoutError']);
+
+      // The link it opened again goes silent as well: shutting down must not wait for its CloseOk.
+      proxy.freeze();
+      const closing = Date.now();
+      await made.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+
+      expectExactlyOnceInCommitOrder(await readQueue(vhost.url, queue), events);
+    } finally {
+      proxy.close();
+    }
   });
 
   it('a message the broker nacks fails the batch, so the runner retries it', async () => {

@@ -72,6 +72,14 @@ class ConfirmTimeoutError extends Error {
   }
 }
 
+/**
+ * How long closing a connection waits for the broker's CloseOk. amqplib resolves `close()` on that
+ * answer only, so on a connection gone silent (a partition that sends no reset) it would wait for
+ * ever, holding up the batch's new attempt, or the shutdown. Past it the connection is left to end
+ * by itself (the heartbeat notices a dead peer).
+ */
+const CLOSE_WAIT_MS = 2_000;
+
 /** One connection and its confirm channel; replaced whole when either goes. */
 class Link {
   readonly connection: ChannelModel;
@@ -83,6 +91,9 @@ class Link {
   private readonly breaker = new AbortController();
   /** Aborts when the link breaks, so waits for drain or confirms end with it. */
   readonly brokenSignal = this.breaker.signal;
+  private readonly closedController = new AbortController();
+  /** Aborts once the connection has closed, whichever way (CloseOk, the broker, the socket, a missed heartbeat). */
+  readonly closedSignal = this.closedController.signal;
 
   constructor(connection: ChannelModel, channel: ConfirmChannel) {
     this.connection = connection;
@@ -95,10 +106,17 @@ class Link {
     this.breaker.abort(reason);
   }
 
+  /** Called from the connection's 'close' event. */
+  markClosed(): void {
+    this.closedController.abort();
+  }
+
   async close(): Promise<void> {
     this.closedByUs = true;
     this.break(new Error('closed by the forwarder'));
-    await this.connection.close().catch(() => undefined);
+    if (this.closedSignal.aborted) return;
+    const waited = AbortSignal.any([this.closedSignal, AbortSignal.timeout(CLOSE_WAIT_MS)]);
+    await abortable(this.connection.close(), waited).catch(() => undefined);
   }
 }
 
@@ -141,8 +159,10 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
       // Said here whether or not a batch is in flight: the broker's reason (CONNECTION_FORCED, a
       // restart, a heartbeat timeout) reaches no other log line, the channel closes first without it.
       if (opened && !opened.closedByUs) logger.warn('rabbitmq connection lost; the next batch reconnects', { error: reason });
-      if (opened) opened.break(reason);
-      else closedEarly = reason;
+      if (opened) {
+        opened.break(reason);
+        opened.markClosed();
+      } else closedEarly = reason;
     });
     connection.on('blocked', (reason: string) => logger.warn('rabbitmq blocked publishing (a resource alarm): confirms wait until it clears', { reason }));
     connection.on('unblocked', () => logger.info('rabbitmq unblocked publishing'));
