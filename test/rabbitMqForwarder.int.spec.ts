@@ -361,6 +361,26 @@ describe('forwarding the log to RabbitMQ', () => {
     }
   });
 
+  it('close() does not wait out a connection attempt the broker never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const stuck = rabbitMqForwarder({ url: `amqp://guest:guest@127.0.0.1:${port}/`, logger: silentLogger, connectTimeoutMs: 120_000 });
+      const handling = stuck.processor.handle(log.slice(0, 3), context());
+      const ended = expect(handling).rejects.toBeInstanceOf(RabbitMqForwarderClosedError);
+      await until(async () => sockets.size === 1, 'the connection attempt under way');
+      const closing = Date.now();
+      await stuck.close();
+      expect(Date.now() - closing).toBeLessThan(10_000);
+      await ended;
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('close() ends a batch that waits for the broker, and refuses later ones', async () => {
     const logger = recordingLogger();
     const unreachable = rabbitMqForwarder({ url: 'amqp://guest:guest@127.0.0.1:1/', logger, reconnect: { initialDelayMs: 20, maxDelayMs: 80 } });

@@ -287,8 +287,9 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
     },
     close: async () => {
       closing.abort(new RabbitMqForwarderClosedError());
-      // A connection being opened closes itself once it is open (see `connected`).
-      await connecting?.catch(() => undefined);
+      // A connection being opened closes itself once it is open (see `connected`): waiting for that
+      // is tidier, but a broker slow to answer (up to connectTimeoutMs) should not hold a shutdown.
+      if (connecting) await abortable(connecting, AbortSignal.timeout(CLOSE_WAIT_MS)).catch(() => undefined);
       const current = link;
       link = undefined;
       await current?.close();
