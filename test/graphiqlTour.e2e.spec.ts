@@ -54,15 +54,27 @@ describe('the GraphiQL tour, run tab after tab as a new user would', () => {
     expect(results.StreamHistory.stream).toMatchObject({ streamId: 'cart-1', type: 'Cart', version: 3 });
     expect(results.CartAsOfVersion.past).toMatchObject({ cartId: 'cart-1', version: 2, itemCount: 2 });
     expect(results.CartAsOfVersion.now).toMatchObject({ cartId: 'cart-1', version: 3, itemCount: 1 });
+    expect(results.CheckoutCart.checkoutCart).toMatchObject({ __typename: 'CheckoutCartSuccess', cart: { status: 'CHECKED_OUT', total: { amount: 1950, currency: 'EUR' } } });
+    // The ProductSales tab as its comment says to run it: with the checkout's position pasted in, it waits for the checkout.
+    const productSales = graphiqlTabs.find((tab) => operationOf(tab.query).name?.value === 'ProductSales')!;
+    const consistent = await server.gql(productSales.query, { position: results.CheckoutCart.checkoutCart.position });
+    expect(consistent.data!.productSales).toEqual({
+      __typename: 'ProductSales',
+      items: [{ sku: 'TEA', name: 'Green tea', unitsSold: 3, revenue: { amount: 1950, currency: 'EUR' }, carts: 1 }],
+    });
     expect(results.IncrementCounter.incrementCounter.counter).toMatchObject({ counterId: 'visits', value: 5 });
     expect(results.DecrementCounter.decrementCounter.counter).toMatchObject({ counterId: 'visits', value: 3 });
 
     // The live tab says: run AddItemToCart again. It pushes that event, after what the tabs since did to the cart.
     await run(graphiqlTabs.find((tab) => operationOf(tab.query).name?.value === 'AddItemToCart')!);
-    await live!.waitFor(2);
+    // cart-2's three events (CheckoutCart's tab) come between.
+    await live!.waitFor(5);
     expect(live!.errors).toEqual([]);
     expect(live!.received.map((message) => [message.events.type, message.events.streamId, message.events.version])).toEqual([
       ['CartItemRemoved', 'cart-1', 3],
+      ['CartOpened', 'cart-2', 1],
+      ['CartItemAdded', 'cart-2', 2],
+      ['CartCheckedOut', 'cart-2', 3],
       ['CartItemAdded', 'cart-1', 4],
     ]);
     live!.unsubscribe();

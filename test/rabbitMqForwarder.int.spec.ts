@@ -1,3 +1,4 @@
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeEvents, type ForwardedEvent } from '../examples/rabbitmq-consumer.ts';
 import { uuidv7Generator } from '../src/core/ids.ts';
@@ -15,7 +16,7 @@ import { type CounterCommand, counterDecider } from '../src/modules/counter/coun
 import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 import { until } from './support/until.ts';
-import { createTestVhost, declareBoundQueue, rabbitmqctl, readQueue, type ReceivedMessage, type TestVhost } from './support/rabbitmq.ts';
+import { BROKER, createTestVhost, declareBoundQueue, rabbitmqctl, readQueue, type ReceivedMessage, type TestVhost } from './support/rabbitmq.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 let vhost: TestVhost;
@@ -101,6 +102,50 @@ function forwarder(options: Partial<RabbitMqForwarderOptions> & { exchange: stri
   const made = rabbitMqForwarder({ url: vhost.url, logger: silentLogger, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, ...options });
   forwarders.push(made);
   return made;
+}
+
+/**
+ * A TCP proxy to the test broker whose open connections can be frozen: their bytes stop flowing
+ * both ways and their sockets stay open, as in a network partition that sends no reset. New
+ * connections go through.
+ */
+async function freezableProxy() {
+  const live = new Set<[Socket, Socket]>();
+  const frozen: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connectTcp(BROKER.port, BROKER.host);
+    const pair: [Socket, Socket] = [client, upstream];
+    live.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    for (const socket of pair) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        live.delete(pair);
+        for (const other of pair) other.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    urlOf: (vhostName: string) => `amqp://${BROKER.user}:${BROKER.password}@127.0.0.1:${port}/${encodeURIComponent(vhostName)}`,
+    freeze() {
+      for (const pair of live) {
+        const [client, upstream] = pair;
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        frozen.push(client, upstream);
+      }
+      live.clear();
+    },
+    close() {
+      for (const socket of [...frozen, ...[...live].flat()]) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 const bodyOf = (message: ReceivedMessage) => JSON.parse(message.content.toString('utf8')) as EventMessageBody;
@@ -241,6 +286,32 @@ describe('forwarding the log to RabbitMQ', () => {
     expectExactlyOnceInCommitOrder(received, log);
   });
 
+  it('a link that goes silent mid-stream (no confirms, no reset) is given up after confirmTimeoutMs and the batch published again on a new connection; close() does not wait for a silent one', async () => {
+    const exchange = 'events-silent';
+    const queue = await declareBoundQueue(vhost.url, exchange, '#');
+    const proxy = await freezableProxy();
+    try {
+      const logger = recordingLogger();
+      const made = forwarder({ exchange, logger, url: proxy.urlOf(vhost.name), confirmTimeoutMs: 500 });
+      const events = log.slice(0, 200);
+      await made.processor.handle(events.slice(0, 100), context());
+      proxy.freeze();
+      await made.processor.handle(events.slice(100), context());
+      const lost = logger.lines.filter((line) => line.message.startsWith('rabbitmq link lost before the batch was confirmed'));
+      expect(lost.map((line) => (line.fields.error as Error).name)).toEqual(['ConfirmTimeoutError']);
+
+      // The link it opened again goes silent as well: shutting down must not wait for its CloseOk.
+      proxy.freeze();
+      const closing = Date.now();
+      await made.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+
+      expectExactlyOnceInCommitOrder(await readQueue(vhost.url, queue), events);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('a message the broker nacks fails the batch, so the runner retries it', async () => {
     const exchange = 'events-nacked';
     // A queue that refuses what it has no room for: the broker nacks the publish.
@@ -265,6 +336,49 @@ describe('forwarding the log to RabbitMQ', () => {
     // The log names the broker, never the credentials in its URL.
     expect(failures()[0]!.fields).toMatchObject({ processor: 'rabbitmq-forwarder', broker: '127.0.0.1:1/', exchange: 'events' });
     expect(JSON.stringify(logger.lines)).not.toContain('guest:guest');
+  });
+
+  it('an attempt on a broker that accepts the TCP connection and then says nothing fails after connectTimeoutMs and is tried again', async () => {
+    // What a half-dead broker or a stuck proxy looks like: the socket opens, the AMQP handshake never comes.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const logger = recordingLogger();
+    const stuck = rabbitMqForwarder({ url: `amqp://guest:guest@127.0.0.1:${port}/`, logger, connectTimeoutMs: 300, reconnect: { initialDelayMs: 20, maxDelayMs: 80 } });
+    forwarders.push(stuck);
+    const stop = new AbortController();
+    const handling = stuck.processor.handle(log.slice(0, 3), context(stop.signal));
+    try {
+      const failures = () => logger.lines.filter((line) => line.message.startsWith('rabbitmq connection failed'));
+      await until(async () => failures().length >= 2, 'two timed-out connection attempts');
+      expect(String((failures()[0]!.fields.error as Error).message)).toContain('ETIMEDOUT');
+      stop.abort(new Error('shutting down'));
+      await expect(handling).rejects.toThrow('shutting down');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('close() does not wait out a connection attempt the broker never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const stuck = rabbitMqForwarder({ url: `amqp://guest:guest@127.0.0.1:${port}/`, logger: silentLogger, connectTimeoutMs: 120_000 });
+      const handling = stuck.processor.handle(log.slice(0, 3), context());
+      const ended = expect(handling).rejects.toBeInstanceOf(RabbitMqForwarderClosedError);
+      await until(async () => sockets.size === 1, 'the connection attempt under way');
+      const closing = Date.now();
+      await stuck.close();
+      expect(Date.now() - closing).toBeLessThan(10_000);
+      await ended;
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('close() ends a batch that waits for the broker, and refuses later ones', async () => {

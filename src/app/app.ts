@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Config } from './config.ts';
 import { DEFAULT_LIMITS, DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS, redactUrl } from './config.ts';
 import { type Clock, type IdGenerator, systemClock, uuidv7Generator } from '../core/ids.ts';
@@ -11,7 +12,7 @@ import { SnapshotStore } from '../eventStore/snapshots/snapshots.ts';
 import { ReadModels } from '../eventStore/projections/readModels.ts';
 import type { ProcessorDefinition } from '../eventStore/processors/processorDefinition.ts';
 import { Processors } from '../eventStore/processors/processors.ts';
-import { rabbitMqForwarder } from '../eventStore/forwarding/rabbitMqForwarder.ts';
+import { DEFAULT_FORWARDER_NAME, rabbitMqForwarder } from '../eventStore/forwarding/rabbitMqForwarder.ts';
 import { countHiddenEvents } from '../eventStore/log/rebase.ts';
 import { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { useQueryLimits } from '../graphql/queryLimits.ts';
@@ -87,7 +88,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { production = false, limits = DEFAULT_LIMITS, trustProxy = false } = config;
   const origins = new OriginPolicy(config.corsOrigins ?? []);
   // Forwarding is a processor like any other: checkpointed, one process at a time, retried and parked.
-  const forwarder = config.rabbitMq ? rabbitMqForwarder({ ...config.rabbitMq, logger }) : undefined;
+  // Its connection is named after the process (as the processor's owner is), so the broker's list of
+  // connections shows which replica forwards.
+  const forwarder = config.rabbitMq ? rabbitMqForwarder({ ...config.rabbitMq, logger, connectionName: `${DEFAULT_FORWARDER_NAME} ${hostname()}:${process.pid}` }) : undefined;
   const composition = compose(options.modules, { coreProcessors: [...(options.coreProcessors ?? []), ...(forwarder ? [forwarder.processor] : [])] });
   const orm = await openOrm({ url: databaseUrl, poolSize: config.dbPoolSize, ...composition.orm });
   try {

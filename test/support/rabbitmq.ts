@@ -121,12 +121,20 @@ export type TestVhost = {
   closeAllConnections(): Promise<void>;
   /** How many client connections this virtual host has. */
   connectionCount(): Promise<number>;
+  /** The client properties of each connection of this virtual host (as rabbitmqctl prints them: the connection name is in there). */
+  connectionProperties(): Promise<string[]>;
+  /**
+   * A user of this virtual host only, with a random password, and its URL: for specs that check the
+   * password never shows in logs (guest's would be found in every word "guest").
+   */
+  addUser(): Promise<{ readonly user: string; readonly password: string; readonly url: string }>;
   drop(): Promise<void>;
 };
 
 /** A fresh virtual host for one spec file, guest allowed everything in it; `drop` deletes it with its exchanges and queues. */
 export async function createTestVhost(): Promise<TestVhost> {
   const name = `test_${randomBytes(6).toString('hex')}`;
+  const users: string[] = [];
   await rabbitmqctl('add_vhost', name);
   await rabbitmqctl('set_permissions', '-p', name, BROKER.user, '.*', '.*', '.*');
   return {
@@ -139,7 +147,24 @@ export async function createTestVhost(): Promise<TestVhost> {
       const listed = await rabbitmqctl('list_connections', 'vhost', '--no-table-headers');
       return listed.split('\n').filter((line) => line.trim() === name).length;
     },
+    connectionProperties: async () => {
+      const listed = await rabbitmqctl('list_connections', 'vhost', 'client_properties', '--no-table-headers');
+      return listed
+        .split('\n')
+        .map((line) => line.split('\t'))
+        .filter(([listedVhost]) => listedVhost === name)
+        .map(([, properties]) => properties ?? '');
+    },
+    addUser: async () => {
+      const user = `${name}_${users.length + 1}`;
+      const password = randomBytes(12).toString('hex');
+      await rabbitmqctl('add_user', user, password);
+      users.push(user);
+      await rabbitmqctl('set_permissions', '-p', name, user, '.*', '.*', '.*');
+      return { user, password, url: `amqp://${user}:${password}@${BROKER.host}:${BROKER.port}/${encodeURIComponent(name)}` };
+    },
     drop: async () => {
+      for (const user of users) await rabbitmqctl('delete_user', user);
       await rabbitmqctl('delete_vhost', name);
     },
   };

@@ -29,6 +29,12 @@ export type RabbitMqForwarderOptions = {
    * (a network partition sends no reset) and the batch is published again on a new one.
    */
   readonly confirmTimeoutMs?: number;
+  /**
+   * How long the broker may stay silent while a connection opens (TCP, TLS, the AMQP handshake)
+   * before the attempt counts as failed: without it a broker that drops packets, or accepts and
+   * never answers, holds the attempt (and a shutdown waiting for it) for minutes, or for ever.
+   */
+  readonly connectTimeoutMs?: number;
   /** How the connection shows in the broker (`rabbitmqctl list_connections client_properties`, the management UI). */
   readonly connectionName?: string;
 };
@@ -66,15 +72,28 @@ class ConfirmTimeoutError extends Error {
   }
 }
 
+/**
+ * How long closing a connection waits for the broker's CloseOk. amqplib resolves `close()` on that
+ * answer only, so on a connection gone silent (a partition that sends no reset) it would wait for
+ * ever, holding up the batch's new attempt, or the shutdown. Past it the connection is left to end
+ * by itself (the heartbeat notices a dead peer).
+ */
+const CLOSE_WAIT_MS = 2_000;
+
 /** One connection and its confirm channel; replaced whole when either goes. */
 class Link {
   readonly connection: ChannelModel;
   readonly channel: ConfirmChannel;
   /** Set when the channel or the connection closed: the link is of no further use. */
   broken: Error | undefined;
+  /** The forwarder closed it (a lost batch, or shutdown), rather than the broker or the network. */
+  closedByUs = false;
   private readonly breaker = new AbortController();
   /** Aborts when the link breaks, so waits for drain or confirms end with it. */
   readonly brokenSignal = this.breaker.signal;
+  private readonly closedController = new AbortController();
+  /** Aborts once the connection has closed, whichever way (CloseOk, the broker, the socket, a missed heartbeat). */
+  readonly closedSignal = this.closedController.signal;
 
   constructor(connection: ChannelModel, channel: ConfirmChannel) {
     this.connection = connection;
@@ -87,9 +106,17 @@ class Link {
     this.breaker.abort(reason);
   }
 
+  /** Called from the connection's 'close' event. */
+  markClosed(): void {
+    this.closedController.abort();
+  }
+
   async close(): Promise<void> {
+    this.closedByUs = true;
     this.break(new Error('closed by the forwarder'));
-    await this.connection.close().catch(() => undefined);
+    if (this.closedSignal.aborted) return;
+    const waited = AbortSignal.any([this.closedSignal, AbortSignal.timeout(CLOSE_WAIT_MS)]);
+    await abortable(this.connection.close(), waited).catch(() => undefined);
   }
 }
 
@@ -115,21 +142,27 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
   const initialDelayMs = options.reconnect?.initialDelayMs ?? 100;
   const maxDelayMs = Math.max(initialDelayMs, options.reconnect?.maxDelayMs ?? 10_000);
   const confirmTimeoutMs = options.confirmTimeoutMs ?? 30_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const logger = options.logger.child({ processor: name, broker: brokerOf(options.url), exchange });
   const closing = new AbortController();
   let link: Link | undefined;
   let connecting: Promise<Link> | undefined;
 
   async function open(): Promise<Link> {
-    const connection = await connect(options.url, { clientProperties: { connection_name: options.connectionName ?? name } });
+    const connection = await connect(options.url, { timeout: connectTimeoutMs, clientProperties: { connection_name: options.connectionName ?? name } });
     let opened: Link | undefined;
     let closedEarly: Error | undefined;
     // Without an 'error' listener an emitter's error event would end the process.
     connection.on('error', (error: Error) => logger.warn('rabbitmq connection error', { error }));
     connection.on('close', (error?: Error) => {
       const reason = error ?? new Error('the RabbitMQ connection closed');
-      if (opened) opened.break(reason);
-      else closedEarly = reason;
+      // Said here whether or not a batch is in flight: the broker's reason (CONNECTION_FORCED, a
+      // restart, a heartbeat timeout) reaches no other log line, the channel closes first without it.
+      if (opened && !opened.closedByUs) logger.warn('rabbitmq connection lost; the next batch reconnects', { error: reason });
+      if (opened) {
+        opened.break(reason);
+        opened.markClosed();
+      } else closedEarly = reason;
     });
     connection.on('blocked', (reason: string) => logger.warn('rabbitmq blocked publishing (a resource alarm): confirms wait until it clears', { reason }));
     connection.on('unblocked', () => logger.info('rabbitmq unblocked publishing'));
@@ -254,8 +287,9 @@ export function rabbitMqForwarder(options: RabbitMqForwarderOptions): RabbitMqFo
     },
     close: async () => {
       closing.abort(new RabbitMqForwarderClosedError());
-      // A connection being opened closes itself once it is open (see `connected`).
-      await connecting?.catch(() => undefined);
+      // A connection being opened closes itself once it is open (see `connected`): waiting for that
+      // is tidier, but a broker slow to answer (up to connectTimeoutMs) should not hold a shutdown.
+      if (connecting) await abortable(connecting, AbortSignal.timeout(CLOSE_WAIT_MS)).catch(() => undefined);
       const current = link;
       link = undefined;
       await current?.close();

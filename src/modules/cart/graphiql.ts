@@ -102,4 +102,35 @@ query CartAsOfVersion($id: ID!, $version: Int!) {
 }`,
     variables: `{ "id": "cart-1", "version": 2 }`,
   },
+  {
+    query: `# A second cart, cart-2, opened, filled and checked out in one request: a mutation's fields
+# run one after another. Copy the checkout's position for the next tab.
+mutation CheckoutCart($cartId: ID!) {
+  openCart(input: { cartId: $cartId, customerId: "bob" }) { __typename ... on Error { code message } }
+  addItemToCart(input: { cartId: $cartId, sku: "TEA", name: "Green tea", unitPrice: { amount: 650, currency: "EUR" }, quantity: 3 }) {
+    __typename
+    ... on Error { code message }
+  }
+  checkoutCart(input: { cartId: $cartId }) {
+    __typename
+    ... on CheckoutCartSuccess { cart { status total { amount currency } } position }
+    ... on Error { code message }
+  }
+}`,
+    variables: `{ "cartId": "cart-2" }`,
+  },
+  {
+    query: `# Units and revenue per SKU, from checked-out carts: a read model a processor keeps after the commit.
+# Paste the checkout's position as $position: the answer waits until the read model has it
+# (a StaleReadError after 5 s). With null it reads at once, perhaps before the checkout is counted.
+query ProductSales($position: String) {
+  productSales(consistentWith: $position) {
+    __typename
+    ... on ProductSales { items { sku name unitsSold revenue { amount currency } carts } }
+    ... on StaleReadError { position waitedMs }
+    ... on Error { code message }
+  }
+}`,
+    variables: `{ "position": null }`,
+  },
 ];
