@@ -279,3 +279,50 @@ describe('read-your-writes', () => {
     await one.processors.waitFor('slowThings', LOG_START, 10);
   });
 });
+
+describe('shutting down', () => {
+  it('a stop while the claim waits on the checkpoint row ends at once, starts no session, and the lock goes with the connection', async () => {
+    const definition = await countingProcessor('stopmidclaim');
+    await admin.query(
+      `insert into processor_checkpoints (name, transaction_id, global_position, epoch, status, owner, claimed_at, updated_at)
+       values ($1, '0'::xid8, 0, 0, 'running', null, null, now()) on conflict (name) do nothing`,
+      [definition.name],
+    );
+    // Another process's batch (or an admin change) holding the checkpoint row, for as long as it likes.
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from processor_checkpoints where name = $1 for update', [definition.name]);
+      const orm = await openOrm({ url: database.url, poolSize: 5, ...ormSchema });
+      const feed = new LogFeed({ em: orm.em.fork(), databaseUrl: database.url, logger: silentLogger, upcasters });
+      const processors = new Processors({ definitions: [definition], em: orm.em, upcasters, feed, databaseUrl: database.url, logger: silentLogger, clock: systemClock, settings: { takeoverIntervalMs: 100 } });
+      try {
+        await feed.start();
+        const starting = processors.start();
+        await until(
+          async () => (await admin.query(`select 1 from pg_stat_activity where datname = current_database() and application_name = 'processors' and wait_event_type = 'Lock'`)).rowCount === 1,
+          'the claim to wait on the checkpoint row',
+        );
+        let bound: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          processors.stop().then(() => 'stopped'),
+          new Promise<string>((resolve) => (bound = setTimeout(() => resolve('still stopping while the row is held'), 5_000))),
+        ]);
+        clearTimeout(bound);
+        expect(outcome).toBe('stopped');
+        await starting;
+        expect(processors.runs(definition.name)).toBe(false);
+      } finally {
+        await processors.stop();
+        await feed.stop();
+        await orm.close();
+      }
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+    // The claim's backend ends once its statement does, and its advisory lock with it.
+    await until(async () => (await admin.query(`select 1 from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)).rowCount === 0, 'the lock to be free');
+  });
+});

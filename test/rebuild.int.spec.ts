@@ -266,3 +266,31 @@ describe('rebuilding an inline projection beside the live one', () => {
     ).rejects.toMatchObject({ code: 'EMAIL_ALREADY_REGISTERED' });
   });
 });
+
+describe('shutting down', () => {
+  it('stop waits for the look at the read models under way, so the pool may close once it resolves', async () => {
+    const models = new ReadModels({ orm: db.orm, databaseUrl: db.database.url, projections: [cartProjection], upcasters: appUpcasters, logger: silentLogger });
+    const blocker = new pg.Client({ connectionString: db.database.url });
+    await blocker.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('lock table projection_versions in access exclusive mode');
+      models.watch();
+      await until(
+        async () =>
+          (await query(db.orm.em.fork(), `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%from projection_versions%'`)).length === 1,
+        'the look to wait on the locked table',
+      );
+      let stopped = false;
+      const stopping = models.stop().then(() => (stopped = true));
+      // A round trip to the database later, the look still holds its pooled connection: stop is still waiting for it.
+      await blocker.query('select 1');
+      expect(stopped).toBe(false);
+      await blocker.query('rollback');
+      await stopping;
+      expect(stopped).toBe(true);
+    } finally {
+      await blocker.end();
+    }
+  });
+});

@@ -38,6 +38,8 @@ export class LogFollower {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
+  /** The lag check under way: stop waits for it, as for a read, since it holds a pooled connection. */
+  private checkingLag: Promise<void> | undefined;
 
   constructor(options: FollowerOptions) {
     this.options = options;
@@ -57,17 +59,19 @@ export class LogFollower {
     const { pollIntervalMs, lagCheckIntervalMs } = this.options.settings;
     this.pollTimer = setInterval(() => void this.pump(), pollIntervalMs);
     this.pollTimer.unref();
-    this.lagTimer = setInterval(() => void this.warnIfHeldBack(), lagCheckIntervalMs);
+    this.lagTimer = setInterval(() => {
+      this.checkingLag ??= this.warnIfHeldBack().finally(() => (this.checkingLag = undefined));
+    }, lagCheckIntervalMs);
     this.lagTimer.unref();
     if (this.wokenBeforeStart) void this.pump();
   }
 
-  /** Reads no more; the promise settles once a read under way has finished. */
-  stop(): Promise<void> {
+  /** Reads no more; the promise settles once a read under way has finished (the ORM's pool may close after it). */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
     clearInterval(this.lagTimer);
-    return this.pumping ?? Promise.resolve();
+    await Promise.all([this.pumping, this.checkingLag]);
   }
 
   /** Reads the log now and delivers what is new; resolves when caught up with what was committed before the call. */

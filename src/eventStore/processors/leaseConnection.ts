@@ -40,7 +40,14 @@ export class LeaseConnection {
   }
 
   async start(): Promise<void> {
-    this.client = await this.connect();
+    const client = await this.connect();
+    // Stopped while connecting: this client would hold locks nobody ends.
+    if (this.stopped) {
+      discard(client);
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
   }
 
   async stop(): Promise<void> {

@@ -88,6 +88,8 @@ export class Processors {
   /** Claims in progress per processor, so a fence and a control message never claim twice at once. */
   private readonly claiming = new Map<string, Promise<void>>();
   private takeoverTimer: NodeJS.Timeout | undefined;
+  /** The round of takeOver under way (from start, the interval or a reconnect). */
+  private takingOver: Promise<void> | undefined;
   private stopAdvance: (() => void) | undefined;
   private started = false;
   private stopped = false;
@@ -153,24 +155,37 @@ export class Processors {
     if (this.started || this.definitions.length === 0) return;
     this.started = true;
     await ensureCheckpoints(this.options.em.fork(), this.definitions.map((d) => d.name), this.options.clock.now());
+    // A stop during any step of the start wins: nothing after it may claim, listen or schedule.
+    if (this.stopped) return;
     await this.connection.start();
+    if (this.stopped) return;
     this.stopAdvance = this.options.feed.onAdvance(() => {
       for (const runner of this.runners.values()) runner.wake();
     });
     await this.takeOver();
+    if (this.stopped) return;
     this.takeoverTimer = setInterval(() => void this.takeOver(), this.settings.takeoverIntervalMs);
     this.takeoverTimer.unref();
   }
 
-  /** Stops every runner (a batch under way finishes or rolls back) and ends the lock connection, which frees the locks. */
+  /**
+   * Stops every runner (a batch under way finishes or rolls back) and ends the lock connection,
+   * which frees the locks. Prompt even mid-claim: a claim waits on the checkpoint's row lock (a
+   * batch of another process, an admin change) for as long as that takes, so the lock connection
+   * is ended before claims are awaited, which fails a claim still in flight; and a claim that
+   * returned meanwhile starts no session (see reclaim). No runner or claim uses the pool once this
+   * resolves, so the caller may close it.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.takeoverTimer);
     this.stopAdvance?.();
     await Promise.all([...this.runners.values()].map((runner) => runner.release()));
-    await Promise.all(this.claiming.values());
     await this.connection.stop();
+    await Promise.all([this.takingOver, ...this.claiming.values()]);
+    // A session started by a claim that returned before `stopped` was seen.
+    await Promise.all([...this.runners.values()].map((runner) => runner.release()));
     for (const waiter of this.waiters) waiter.resolve();
   }
 
@@ -337,10 +352,16 @@ export class Processors {
 
   // ---- Claims -------------------------------------------------------------------------------
 
-  /** Tries every lock this process does not hold; claims and starts those it gets. */
-  private async takeOver(): Promise<void> {
-    if (this.stopped) return;
+  /** Tries every lock this process does not hold; claims and starts those it gets. One round at a time; stop waits for it. */
+  private takeOver(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.takingOver ??= this.tryLocks().finally(() => (this.takingOver = undefined));
+    return this.takingOver;
+  }
+
+  private async tryLocks(): Promise<void> {
     for (const runner of this.runners.values()) {
+      if (this.stopped) return;
       if (runner.active || this.claiming.has(runner.name)) continue;
       try {
         if (!(await this.connection.tryLock(runner.name))) continue;
@@ -361,9 +382,13 @@ export class Processors {
       if (this.stopped || !client) return;
       try {
         const checkpoint = await bumpEpoch(client, name, this.options.clock.now(), this.owner);
+        // Stopped while the claim ran: a session now would outlive stop() and use the pool after it closed.
+        if (this.stopped) return;
         this.progressed(name, checkpoint.position);
         runner.claimed(checkpoint);
       } catch (error) {
+        // Ending the lock connection is how stop fails a claim in flight: nothing to report, nothing to let go.
+        if (this.stopped) return;
         this.options.logger.warn('could not claim a processor; letting its lock go', { processor: name, error });
         await this.connection.unlock(name).catch(() => undefined);
       }

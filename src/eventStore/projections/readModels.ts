@@ -36,6 +36,8 @@ export class ReadModels {
   private readonly last = new Map<string, RebuildProgress>();
   private readonly stopping = new AbortController();
   private watcher: NodeJS.Timeout | undefined;
+  /** The watcher's look under way. */
+  private looking: Promise<void> | undefined;
 
   private readonly options: ReadModelsOptions;
 
@@ -147,9 +149,16 @@ export class ReadModels {
         this.watcher = undefined;
       }
     };
-    this.watcher = setInterval(() => void look(), intervalMs);
+    // Kept, so stop waits for it: a look still opening its pooled connection when the ORM closes
+    // leaks that connection (Kysely's driver finds its pool gone and throws before handing it back),
+    // and the pool's end then waits for it forever.
+    const track = () => {
+      if (this.looking) return;
+      this.looking = look().finally(() => (this.looking = undefined));
+    };
+    this.watcher = setInterval(track, intervalMs);
     this.watcher.unref();
-    void look();
+    track();
   }
 
   /** Stops rebuilds running here (the live tables stay as they were) and waits for them to let go. */
@@ -158,6 +167,7 @@ export class ReadModels {
     this.watcher = undefined;
     this.stopping.abort(new Error('shutting down'));
     await Promise.allSettled([...this.running.values()].map((running) => running.finished));
+    await this.looking;
   }
 
   private async launch(name: string, onProgress?: (progress: RebuildProgress) => void): Promise<{ first: RebuildProgress; finished: Promise<RebuildResult> }> {
