@@ -19,6 +19,7 @@ import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
 import { handedOutPosition, subscribeAfter } from './cursors.ts';
+import type { ReadySource } from './sharedResults.ts';
 
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 500 } as const;
@@ -163,8 +164,14 @@ export function registerHistory(builder: Builder): void {
  * The live feed filters on stream and type itself; correlation id and actor are checked here, on
  * what it delivers. `return` goes straight to the feed subscription so an unsubscribe is immediate.
  */
-function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, matches: (event: RecordedEvent) => boolean): AsyncIterableIterator<RecordedEvent> {
+function onlyMatching(source: ReadySource<RecordedEvent>, matches: (event: RecordedEvent) => boolean): ReadySource<RecordedEvent> {
   return {
+    takeReady() {
+      for (;;) {
+        const event = source.takeReady();
+        if (event === undefined || matches(event)) return event;
+      }
+    },
     async next() {
       for (;;) {
         const result = await source.next();

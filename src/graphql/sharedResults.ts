@@ -13,7 +13,22 @@ const PENDING_RESULT_BYTES = 1024;
 
 /** One shared operation: how many subscriptions run it (0: gone for good), and the cache keys of its results. */
 type Operation = { readonly id: number; subscribers: number; readonly results: Set<string> };
-type Cached = { readonly operation: Operation; readonly result: ExecutionResult | Promise<ExecutionResult>; readonly bytes: number };
+/** A result, or (pushed) its JSON. */
+type Shared = ExecutionResult | string;
+type Cached = { readonly operation: Operation; readonly result: Shared | Promise<Shared>; readonly bytes: number };
+
+/** A subscription source that can also hand over, without waiting, what is already waiting. */
+export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undefined };
+
+/**
+ * Where a pushed subscription's results go. `send` takes each result as its JSON (the `payload` of
+ * a `next` message) and returns a promise while the socket has too much queued to take more;
+ * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
+ */
+export type PushTarget = {
+  readonly send: (payloadJson: string) => void | Promise<void>;
+  readonly mask: (result: ExecutionResult) => ExecutionResult;
+};
 
 /**
  * Executes a subscription's selection set once per (operation, event) for all subscribers of the
@@ -63,8 +78,14 @@ export class SharedSubscriptionResults {
     return createHash('sha256').update(JSON.stringify([audience, operationName ?? '', query, variables ?? {}])).digest('base64url');
   }
 
-  /** Like graphql's subscribe, with each event's result computed once per operation key. */
-  async subscribe(args: ExecutionArgs, key: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  /**
+   * Like graphql's subscribe, with each event's result computed once per operation key. With `push`
+   * (and a source that can hand over what waits), results are not yielded but serialised once per
+   * operation and event and sent from here: the iterator yields nothing and ends when the source
+   * does. That takes the per-subscriber, per-event work down to a string concatenation and a write,
+   * instead of a chain of promises, an execution lookup and a serialisation of the whole result.
+   */
+  async subscribe(args: ExecutionArgs, key: string, push?: PushTarget): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const operation = this.join(key);
@@ -74,6 +95,22 @@ export class SharedSubscriptionResults {
       joined = false;
       this.leave(key, operation);
     };
+    if (push && isReadySource(source)) {
+      const serialise = (event: unknown): string | Promise<string> => {
+        const result = execute({ ...args, rootValue: event });
+        return result instanceof Promise ? result.then((value) => JSON.stringify(push.mask(value))) : JSON.stringify(push.mask(result));
+      };
+      return pushResults(
+        source,
+        (event) => {
+          const eventId = (event as { id?: string }).id;
+          if (eventId === undefined || !this.results || !joined) return serialise(event);
+          return this.resultFor(operation, `json:${eventId}`, () => serialise(event));
+        },
+        push.send,
+        leave,
+      );
+    }
     return mapResults(
       source,
       (event) => {
@@ -102,11 +139,11 @@ export class SharedSubscriptionResults {
     for (const cacheKey of [...operation.results]) this.results?.delete(cacheKey);
   }
 
-  private resultFor(operation: Operation, eventId: string, compute: () => ExecutionResult | Promise<ExecutionResult>): ExecutionResult | Promise<ExecutionResult> {
+  private resultFor<T extends Shared>(operation: Operation, eventId: string, compute: () => T | Promise<T>): T | Promise<T> {
     const results = this.results!;
     const cacheKey = `${operation.id}:${eventId}`;
     const cached = results.get(cacheKey);
-    if (cached) return cached.result;
+    if (cached) return cached.result as T | Promise<T>;
     const result = compute();
     if (!(result instanceof Promise)) {
       this.remember(operation, cacheKey, { operation, result, bytes: weigh(result) });
@@ -131,8 +168,69 @@ export class SharedSubscriptionResults {
 }
 
 /** The heap a result roughly takes: its JSON's length (strings and numbers, which are what events carry). */
-function weigh(result: ExecutionResult): number {
-  return Math.max(1, JSON.stringify(result).length);
+function weigh(result: Shared): number {
+  return Math.max(1, typeof result === 'string' ? result.length : JSON.stringify(result).length);
+}
+
+function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
+  return typeof (source as Partial<ReadySource<T>>).takeReady === 'function' && typeof (source as Partial<ReadySource<T>>).next === 'function';
+}
+
+/**
+ * Drains `source` into `send`: whatever waits is sent at once, in order, without a promise per
+ * value (unless a value's JSON is computed asynchronously or the socket is full); then it waits
+ * for more. The returned iterator yields nothing: it ends when the source ends and throws what the
+ * source throws, after everything before it was sent. `return` stops sending at once.
+ */
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => string | Promise<string>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
+  const deliver = (value: T): void | Promise<void> => {
+    const payload = payloadOf(value);
+    if (typeof payload === 'string') return send(payload);
+    return payload.then((json) => (ended ? undefined : send(json)));
+  };
+  const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
+  const iterable: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      try {
+        for (;;) {
+          for (let value = source.takeReady(); value !== undefined && !ended; value = source.takeReady()) {
+            const full = deliver(value);
+            if (full) await full;
+          }
+          if (ended) return done;
+          // Nothing waits: wait for the next event (the source reads catch-up pages meanwhile).
+          const step = await source.next();
+          if (step.done || ended) {
+            end();
+            return done;
+          }
+          const full = deliver(step.value);
+          if (full) await full;
+        }
+      } catch (error) {
+        end();
+        throw error;
+      }
+    },
+    async return() {
+      end();
+      await source.return?.();
+      return done;
+    },
+    async throw(error?: unknown) {
+      end();
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => iterable,
+  };
+  return iterable;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

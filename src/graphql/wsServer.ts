@@ -9,6 +9,19 @@ export type WsExtra = { readonly socket: WebSocket; readonly request: http.Incom
 /** Bytes a socket may have queued before a subscription waits for the client to read. */
 const HIGH_WATER_MARK = 64 * 1024;
 
+/** Sends one message on a socket; a promise when the socket has too much queued and the sender should wait. */
+export type SocketSend = (data: string) => void | Promise<void>;
+
+const senders = new WeakMap<WebSocket, SocketSend>();
+
+/**
+ * How to send on a socket this server accepted, outside graphql-ws (pushed subscription results):
+ * the same corked, bounded writes graphql-ws's own messages go through, so both keep their order.
+ */
+export function senderFor(socket: WebSocket): SocketSend {
+  return senders.get(socket) ?? (() => undefined);
+}
+
 /**
  * graphql-ws on a `ws` server, tuned for many subscribers. graphql-ws's own adapter waits for every
  * message to be flushed before it sends the next, so each subscriber gets at most one message per
@@ -53,22 +66,24 @@ export function serveGraphqlWs(
       logger.warn('WebSocket error', { error });
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
+    const send: SocketSend = (data) => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (!corked && raw) {
+        corked = true;
+        raw.cork();
+        process.nextTick(uncork);
+      }
+      if (socket.bufferedAmount < HIGH_WATER_MARK) {
+        socket.send(data);
+        return;
+      }
+      return new Promise<void>((resolve) => socket.send(data, () => resolve()));
+    };
+    senders.set(socket, send);
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return;
-          if (!corked && raw) {
-            corked = true;
-            raw.cork();
-            process.nextTick(uncork);
-          }
-          if (socket.bufferedAmount < HIGH_WATER_MARK) {
-            socket.send(data);
-            return;
-          }
-          return new Promise<void>((resolve) => socket.send(data, () => resolve()));
-        },
+        send,
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (message) => {
