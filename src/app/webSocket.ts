@@ -15,6 +15,8 @@ import type { OriginPolicy } from './origins.ts';
 import { socketAuthentication } from './socketAuthentication.ts';
 import { ConnectionsPerCaller, tooManySubscriptions } from './webSocketLimits.ts';
 
+const MESSAGE_END = Buffer.from('}');
+
 /**
  * graphql-ws on the HTTP server's GraphQL path, running every operation through Yoga's envelop
  * (the same plugins, parsing, validation and context as HTTP). Subscribers of the same `events`
@@ -47,11 +49,11 @@ export function serveSubscriptions(
   const sharedResults = new SharedSubscriptionResults({ maxBytes: deps.limits.sharedResultsBytes });
   const connections = new ConnectionsPerCaller(limits.connectionsPerCaller);
   const authentication = socketAuthentication(deps);
-  // A shared result is serialised once; each subscriber's `next` message wraps that JSON with its own id.
+  // A shared result is serialised once; each subscriber's `next` message wraps those bytes with its own id.
   const pushTo = (socket: WebSocket, id: string): PushTarget => {
     const send = senderFor(socket);
-    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    return { send: (payload) => send(`${head}${payload}}`), mask: deps.maskResult };
+    const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+    return { send: (payload) => send([head, payload, MESSAGE_END]), mask: deps.maskResult };
   };
   return serveGraphqlWs(
     {

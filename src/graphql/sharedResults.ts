@@ -13,20 +13,21 @@ const PENDING_RESULT_BYTES = 1024;
 
 /** One shared operation: how many subscriptions run it (0: gone for good), and the cache keys of its results. */
 type Operation = { readonly id: number; subscribers: number; readonly results: Set<string> };
-/** A result, or (pushed) its JSON. */
-type Shared = ExecutionResult | string;
+/** A result, or (pushed) its JSON as UTF-8. */
+type Shared = ExecutionResult | Buffer;
 type Cached = { readonly operation: Operation; readonly result: Shared | Promise<Shared>; readonly bytes: number };
 
 /** A subscription source that can also hand over, without waiting, what is already waiting. */
 export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undefined };
 
 /**
- * Where a pushed subscription's results go. `send` takes each result as its JSON (the `payload` of
- * a `next` message) and returns a promise while the socket has too much queued to take more;
+ * Where a pushed subscription's results go. `send` takes each result as its JSON in UTF-8 (the
+ * `payload` of a `next` message, the same bytes for every subscriber of the operation) and returns
+ * a promise while the socket has too much queued to take more;
  * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
  */
 export type PushTarget = {
-  readonly send: (payloadJson: string) => void | Promise<void>;
+  readonly send: (payloadJson: Buffer) => void | Promise<void>;
   readonly mask: (result: ExecutionResult) => ExecutionResult;
 };
 
@@ -96,9 +97,10 @@ export class SharedSubscriptionResults {
       this.leave(key, operation);
     };
     if (push && isReadySource(source)) {
-      const serialise = (event: unknown): string | Promise<string> => {
+      const serialise = (event: unknown): Buffer | Promise<Buffer> => {
         const result = execute({ ...args, rootValue: event });
-        return result instanceof Promise ? result.then((value) => JSON.stringify(push.mask(value))) : JSON.stringify(push.mask(result));
+        const json = (value: ExecutionResult) => Buffer.from(JSON.stringify(push.mask(value)));
+        return result instanceof Promise ? result.then(json) : json(result);
       };
       return pushResults(
         source,
@@ -169,7 +171,7 @@ export class SharedSubscriptionResults {
 
 /** The heap a result roughly takes: its JSON's length (strings and numbers, which are what events carry). */
 function weigh(result: Shared): number {
-  return Math.max(1, typeof result === 'string' ? result.length : JSON.stringify(result).length);
+  return Math.max(1, Buffer.isBuffer(result) ? result.length : JSON.stringify(result).length);
 }
 
 function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
@@ -182,7 +184,7 @@ function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
  * for more. The returned iterator yields nothing: it ends when the source ends and throws what the
  * source throws, after everything before it was sent. `return` stops sending at once.
  */
-function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => string | Promise<string>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => Buffer | Promise<Buffer>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
   let ended = false;
   const end = () => {
     if (ended) return;
@@ -191,7 +193,7 @@ function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => string 
   };
   const deliver = (value: T): void | Promise<void> => {
     const payload = payloadOf(value);
-    if (typeof payload === 'string') return send(payload);
+    if (Buffer.isBuffer(payload)) return send(payload);
     return payload.then((json) => (ended ? undefined : send(json)));
   };
   const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };

@@ -110,7 +110,7 @@ describe('subscription results shared between subscribers of one operation', () 
     const document = parse(query);
     const key = shared.keyFor(document, undefined, query, {}, '*')!;
     const sent: Record<string, string[]> = { a: [], b: [] };
-    const pushTo = (name: string) => ({ send: (json: string) => void sent[name]!.push(json), mask: (result: ExecutionResult) => result });
+    const pushTo = (name: string) => ({ send: (json: Buffer) => void sent[name]!.push(json.toString()), mask: (result: ExecutionResult) => result });
     const a = (await shared.subscribe({ schema, document }, key, pushTo('a'))) as AsyncIterableIterator<ExecutionResult>;
     const b = (await shared.subscribe({ schema, document }, key, pushTo('b'))) as AsyncIterableIterator<ExecutionResult>;
     const ends = [a.next(), b.next()];
@@ -132,7 +132,7 @@ describe('subscription results shared between subscribers of one operation', () 
     const sent: string[] = [];
     let drained: () => void = () => undefined;
     const full = new Promise<void>((resolve) => (drained = resolve));
-    const push = { send: (json: string) => (sent.push(json), sent.length === 1 ? full : undefined), mask: (result: ExecutionResult) => result };
+    const push = { send: (json: Buffer) => (sent.push(json.toString()), sent.length === 1 ? full : undefined), mask: (result: ExecutionResult) => result };
     const results = (await shared.subscribe({ schema, document }, key, push)) as AsyncIterableIterator<ExecutionResult>;
     const end = results.next();
     source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 });

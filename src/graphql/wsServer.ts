@@ -9,17 +9,117 @@ export type WsExtra = { readonly socket: WebSocket; readonly request: http.Incom
 /** Bytes a socket may have queued before a subscription waits for the client to read. */
 const HIGH_WATER_MARK = 64 * 1024;
 
-/** Sends one message on a socket; a promise when the socket has too much queued and the sender should wait. */
-export type SocketSend = (data: string) => void | Promise<void>;
+/**
+ * Sends one text message on a socket: a string, or its UTF-8 bytes in parts (written as they are,
+ * so bytes shared by many sockets are never copied per socket before the write); a promise when
+ * the socket has too much queued and the sender should wait.
+ */
+export type SocketSend = (data: string | readonly Buffer[]) => void | Promise<void>;
 
 const senders = new WeakMap<WebSocket, SocketSend>();
 
 /**
  * How to send on a socket this server accepted, outside graphql-ws (pushed subscription results):
- * the same corked, bounded writes graphql-ws's own messages go through, so both keep their order.
+ * through the same per-socket queue graphql-ws's own messages go through, so both keep their order.
  */
 export function senderFor(socket: WebSocket): SocketSend {
   return senders.get(socket) ?? (() => undefined);
+}
+
+/** Bytes of the header of an unmasked frame of `length` payload bytes (RFC 6455 §5.2). */
+const headerLength = (length: number): number => (length < 126 ? 2 : length < 0x10000 ? 4 : 10);
+
+/** Writes the header of one final, unmasked text frame (what a server sends) at `offset`; returns where the payload starts. */
+function writeTextFrameHeader(target: Buffer, offset: number, length: number): number {
+  target[offset] = 0x81;
+  if (length < 126) {
+    target[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length < 0x10000) {
+    target[offset + 1] = 126;
+    target.writeUInt16BE(length, offset + 2);
+    return offset + 4;
+  }
+  target[offset + 1] = 127;
+  target.writeBigUInt64BE(BigInt(length), offset + 2);
+  return offset + 10;
+}
+
+type RawSocket = { write(data: Buffer, callback?: (error?: Error | null) => void): boolean };
+
+/**
+ * One socket's outgoing messages, framed here and written once per tick as one buffer. ws's own
+ * send costs a frame object, a header buffer, a UTF-8 encoding and two queued writes per message;
+ * with a few hundred subscribers of the whole log that is most of the work per delivery, and one
+ * write per socket per fan-out batch is what the kernel can take. Without compression ws writes
+ * each frame to the TCP socket at once, so frames written here straight to it stay in order with
+ * ws's control frames (ping, close); a close first flushes what is queued.
+ */
+class FrameQueue {
+  private readonly socket: WebSocket;
+  private readonly raw: RawSocket;
+  /** Queued messages: each one's payload length, then its parts. */
+  private pending: (number | Buffer)[] = [];
+  private pendingBytes = 0;
+  private waiting: (() => void)[] = [];
+  private scheduled = false;
+
+  constructor(socket: WebSocket, raw: RawSocket) {
+    this.socket = socket;
+    this.raw = raw;
+  }
+
+  readonly send: SocketSend = (data) => {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const pending = this.pending;
+    const at = pending.push(0);
+    let length = 0;
+    if (typeof data === 'string') {
+      const bytes = Buffer.from(data);
+      pending.push(bytes);
+      length = bytes.length;
+    } else {
+      for (const part of data) {
+        pending.push(part);
+        length += part.length;
+      }
+    }
+    pending[at - 1] = length;
+    this.pendingBytes += headerLength(length) + length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flush);
+    }
+    if (this.socket.bufferedAmount + this.pendingBytes < HIGH_WATER_MARK) return;
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  };
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    const waiting = this.waiting;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.waiting = [];
+    if (this.socket.readyState !== this.socket.OPEN) {
+      for (const resolve of waiting) resolve();
+      return;
+    }
+    const data = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    for (const item of pending) {
+      if (typeof item === 'number') offset = writeTextFrameHeader(data, offset, item);
+      else {
+        data.set(item, offset);
+        offset += item.length;
+      }
+    }
+    // Whoever waited for room goes on once this has reached the kernel (or failed: the socket is closing).
+    this.raw.write(data, waiting.length ? () => waiting.forEach((resolve) => resolve()) : undefined);
+  };
 }
 
 /**
@@ -28,8 +128,9 @@ export function senderFor(socket: WebSocket): SocketSend {
  * event-loop turn and each message costs its own write system call; with a thousand subscribers the
  * loop turns slowly and every feed falls behind. Here a message is queued at once while the socket's
  * buffer is small (a slow reader still makes its subscription wait, which moves it back to catch-up
- * reading instead of growing memory), and writes are corked for the rest of the tick, so all frames
- * for one socket in a fan-out batch leave in one write. One timer pings every socket for liveness.
+ * reading instead of growing memory), and each socket's frames of a tick leave in one write
+ * (FrameQueue), so all frames for one socket in a fan-out batch cost one system call. One timer
+ * pings every socket for liveness.
  */
 export function serveGraphqlWs(
   options: ServerOptions<Record<string, unknown>, WsExtra>,
@@ -56,35 +157,29 @@ export function serveGraphqlWs(
   wss.on('connection', (socket, request) => {
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
-    const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      raw?.uncork();
-    };
+    const raw = (socket as unknown as { _socket?: RawSocket })._socket;
+    const queue = raw ? new FrameQueue(socket, raw) : undefined;
     socket.once('error', (error) => {
       logger.warn('WebSocket error', { error });
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
-    const send: SocketSend = (data) => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (!corked && raw) {
-        corked = true;
-        raw.cork();
-        process.nextTick(uncork);
-      }
-      if (socket.bufferedAmount < HIGH_WATER_MARK) {
-        socket.send(data);
-        return;
-      }
-      return new Promise<void>((resolve) => socket.send(data, () => resolve()));
-    };
+    const send: SocketSend =
+      queue?.send ??
+      ((data) => {
+        if (socket.readyState !== socket.OPEN) return;
+        const message = typeof data === 'string' ? data : Buffer.concat(data);
+        if (socket.bufferedAmount < HIGH_WATER_MARK) return void socket.send(message);
+        return new Promise<void>((resolve) => socket.send(message, () => resolve()));
+      });
     senders.set(socket, send);
     const closed = server.opened(
       {
         protocol: socket.protocol,
         send,
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => {
+          queue?.flush();
+          socket.close(code, reason);
+        },
         onMessage: (handle) =>
           socket.on('message', async (message) => {
             try {
