@@ -12,7 +12,13 @@ export const DEFAULT_SHARED_RESULTS_MAX_BYTES = 32 * 1024 * 1024;
 const PENDING_RESULT_BYTES = 1024;
 
 /** One shared operation: how many subscriptions run it (0: gone for good), and the cache keys of its results. */
-type Operation = { readonly id: number; subscribers: number; readonly results: Set<string> };
+type Operation = {
+  readonly id: number;
+  subscribers: number;
+  readonly results: Set<string>;
+  /** Pushed JSON of this turn of the event loop, by event object: see `pushedFor`. */
+  thisTurn: Map<object, Buffer | Promise<Buffer>> | undefined;
+};
 /** A result, or (pushed) its JSON as UTF-8. */
 type Shared = ExecutionResult | Buffer;
 type Cached = { readonly operation: Operation; readonly result: Shared | Promise<Shared>; readonly bytes: number };
@@ -106,8 +112,8 @@ export class SharedSubscriptionResults {
         source,
         (event) => {
           const eventId = (event as { id?: string }).id;
-          if (eventId === undefined || !this.results || !joined) return serialise(event);
-          return this.resultFor(operation, `json:${eventId}`, () => serialise(event));
+          if (eventId === undefined || !this.results || !joined || typeof event !== 'object' || event === null) return serialise(event);
+          return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => serialise(event)));
         },
         push.send,
         leave,
@@ -127,7 +133,7 @@ export class SharedSubscriptionResults {
   private join(key: string): Operation {
     let operation = this.operations.get(key);
     if (!operation) {
-      operation = { id: this.nextId++, subscribers: 0, results: new Set() };
+      operation = { id: this.nextId++, subscribers: 0, results: new Set(), thisTurn: undefined };
       this.operations.set(key, operation);
     }
     operation.subscribers++;
@@ -139,6 +145,24 @@ export class SharedSubscriptionResults {
     if (operation.subscribers > 0) return;
     this.operations.delete(key);
     for (const cacheKey of [...operation.results]) this.results?.delete(cacheKey);
+  }
+
+  /**
+   * The live feed hands every subscriber the same event objects, and the subscribers of one
+   * operation drain a fan-out batch one after another in the same turn of the event loop: so the
+   * JSON is first looked up by the event object among this turn's (a Map lookup by identity, instead
+   * of building a key and reordering the LRU for every delivery). Forgotten at the next turn, so it
+   * holds no more than one turn's events.
+   */
+  private pushedFor(operation: Operation, event: object, shared: () => Buffer | Promise<Buffer>): Buffer | Promise<Buffer> {
+    let turn = operation.thisTurn;
+    if (!turn) {
+      turn = operation.thisTurn = new Map();
+      setImmediate(() => (operation.thisTurn = undefined));
+    }
+    let payload = turn.get(event);
+    if (payload === undefined) turn.set(event, (payload = shared()));
+    return payload;
   }
 
   private resultFor<T extends Shared>(operation: Operation, eventId: string, compute: () => T | Promise<T>): T | Promise<T> {
