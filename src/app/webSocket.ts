@@ -53,7 +53,7 @@ export function serveSubscriptions(
   const pushTo = (socket: WebSocket, id: string): PushTarget => {
     const send = senderFor(socket);
     const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
-    return { send: (payload) => send([head, payload, MESSAGE_END]), mask: deps.maskResult };
+    return { send: (payload) => send([head, ...payload, MESSAGE_END]), mask: deps.maskResult };
   };
   return serveGraphqlWs(
     {

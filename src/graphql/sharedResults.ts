@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
-/** Root subscription fields whose result depends on the event alone, never on who subscribed. */
-const SHAREABLE_ROOT_FIELDS = new Set(['events']);
+/**
+ * Root subscription fields whose result depends on the events alone, never on who subscribed. A
+ * batched field (`eventBatches`) yields lists of what its single-event twin yields one by one: each
+ * of its events is executed once, as the twin, and every batch is those results' JSON joined.
+ */
+const SINGLE_EVENT_FIELDS = new Set(['events']);
+const BATCHED_FIELDS = new Map([['eventBatches', 'events']]);
+const SHAREABLE_ROOT_FIELDS = new Set([...SINGLE_EVENT_FIELDS, ...BATCHED_FIELDS.keys()]);
 
 /** Heap the cached results may take unless told otherwise (`SHARED_RESULTS_MAX_BYTES`). */
 export const DEFAULT_SHARED_RESULTS_MAX_BYTES = 32 * 1024 * 1024;
@@ -27,13 +33,13 @@ type Cached = { readonly operation: Operation; readonly result: Shared | Promise
 export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undefined };
 
 /**
- * Where a pushed subscription's results go. `send` takes each result as its JSON in UTF-8 (the
- * `payload` of a `next` message, the same bytes for every subscriber of the operation) and returns
+ * Where a pushed subscription's results go. `send` takes each result as its JSON in UTF-8, in parts
+ * (the `payload` of a `next` message, parts shared by every subscriber of the operation) and returns
  * a promise while the socket has too much queued to take more;
  * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
  */
 export type PushTarget = {
-  readonly send: (payloadJson: Buffer) => void | Promise<void>;
+  readonly send: (payloadJson: readonly Buffer[]) => void | Promise<void>;
   readonly mask: (result: ExecutionResult) => ExecutionResult;
 };
 
@@ -103,17 +109,39 @@ export class SharedSubscriptionResults {
       this.leave(key, operation);
     };
     if (push && isReadySource(source)) {
-      const serialise = (event: unknown): Buffer | Promise<Buffer> => {
-        const result = execute({ ...args, rootValue: event });
-        const json = (value: ExecutionResult) => Buffer.from(JSON.stringify(push.mask(value)));
+      const serialise = (value: unknown): Buffer | Promise<Buffer> => {
+        const result = execute({ ...args, rootValue: value });
+        const json = (done: ExecutionResult) => Buffer.from(JSON.stringify(push.mask(done)));
         return result instanceof Promise ? result.then(json) : json(result);
+      };
+      const shared = (event: unknown, compute: (event: unknown) => Buffer | Promise<Buffer>): Buffer | Promise<Buffer> => {
+        const eventId = (event as { id?: string } | null)?.id;
+        if (eventId === undefined || !this.results || !joined || typeof event !== 'object' || event === null) return compute(event);
+        return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => compute(event)));
+      };
+      const batched = batchedField(args);
+      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push.send, leave);
+      // A batch: the JSON of each event as the single-event twin gives it, joined into the list.
+      const head = Buffer.from(`{"data":{${JSON.stringify(batched.responseKey)}:[`);
+      const item = (event: unknown): Buffer | Promise<Buffer> => {
+        const result = execute({ ...args, document: batched.eventDocument, rootValue: event });
+        // An event whose selection fails is left to the full execution of its batch (empty: not shareable).
+        const json = (done: ExecutionResult) => (done.errors?.length || done.data?.[batched.responseKey] == null ? NOT_SHAREABLE : Buffer.from(JSON.stringify(done.data[batched.responseKey])));
+        return result instanceof Promise ? result.then(json) : json(result);
+      };
+      const join = (batch: unknown[], items: Buffer[]): readonly Buffer[] | Promise<readonly Buffer[]> => {
+        if (items.some((part) => part.length === 0)) return one(serialise(batch));
+        const parts: Buffer[] = [head];
+        items.forEach((part, i) => parts.push(...(i === 0 ? [part] : [COMMA, part])));
+        parts.push(BATCH_END);
+        return parts;
       };
       return pushResults(
         source,
-        (event) => {
-          const eventId = (event as { id?: string }).id;
-          if (eventId === undefined || !this.results || !joined || typeof event !== 'object' || event === null) return serialise(event);
-          return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => serialise(event)));
+        (batch) => {
+          const events = Array.isArray(batch) ? batch : [batch];
+          const items = events.map((event) => shared(event, item));
+          return items.every(Buffer.isBuffer) ? join(events, items as Buffer[]) : Promise.all(items).then((done) => join(events, done));
         },
         push.send,
         leave,
@@ -198,6 +226,29 @@ function weigh(result: Shared): number {
   return Math.max(1, Buffer.isBuffer(result) ? result.length : JSON.stringify(result).length);
 }
 
+const NOT_SHAREABLE = Buffer.alloc(0);
+const COMMA = Buffer.from(',');
+const BATCH_END = Buffer.from(']}}');
+
+const one = (payload: Buffer | Promise<Buffer>): readonly Buffer[] | Promise<readonly Buffer[]> => (Buffer.isBuffer(payload) ? [payload] : payload.then((done) => [done]));
+
+/**
+ * For an operation on a batched root field: its response key, and the same operation on the
+ * single-event twin (same alias, same selection, no arguments: execution with an event as the root
+ * value only resolves the selection).
+ */
+function batchedField(args: ExecutionArgs): { responseKey: string; eventDocument: DocumentNode } | undefined {
+  const operation = getOperationAST(args.document, args.operationName);
+  const [field] = operation?.selectionSet.selections ?? [];
+  if (!operation || field?.kind !== Kind.FIELD) return undefined;
+  const twin = BATCHED_FIELDS.get(field.name.value);
+  if (twin === undefined) return undefined;
+  const responseKey = field.alias?.value ?? field.name.value;
+  const single: FieldNode = { ...field, alias: { kind: Kind.NAME, value: responseKey }, name: { kind: Kind.NAME, value: twin }, arguments: [] };
+  const eventOperation = { ...operation, selectionSet: { ...operation.selectionSet, selections: [single] } };
+  return { responseKey, eventDocument: { ...args.document, definitions: args.document.definitions.map((definition) => (definition === operation ? eventOperation : definition)) } };
+}
+
 function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
   return typeof (source as Partial<ReadySource<T>>).takeReady === 'function' && typeof (source as Partial<ReadySource<T>>).next === 'function';
 }
@@ -208,7 +259,7 @@ function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
  * for more. The returned iterator yields nothing: it ends when the source ends and throws what the
  * source throws, after everything before it was sent. `return` stops sending at once.
  */
-function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => Buffer | Promise<Buffer>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
   let ended = false;
   const end = () => {
     if (ended) return;
@@ -217,7 +268,7 @@ function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => Buffer 
   };
   const deliver = (value: T): void | Promise<void> => {
     const payload = payloadOf(value);
-    if (Buffer.isBuffer(payload)) return send(payload);
+    if (!(payload instanceof Promise)) return send(payload);
     return payload.then((json) => (ended ? undefined : send(json)));
   };
   const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
