@@ -52,8 +52,15 @@ export function serveSubscriptions(
   // A shared result is serialised once; each subscriber's `next` message wraps those bytes with its own id.
   const pushTo = (socket: WebSocket, id: string): PushTarget => {
     const send = senderFor(socket);
-    const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
-    return { send: (payload) => send([head, ...payload, MESSAGE_END]), mask: deps.maskResult };
+    // Made at the first message, outside Buffer's shared pool: an idle subscription must not pin a pool slab.
+    let head: Buffer | undefined;
+    const headOf = () => {
+      const text = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+      bytes.write(text);
+      return bytes;
+    };
+    return { send: (payload) => send([(head ??= headOf()), ...payload, MESSAGE_END]), mask: deps.maskResult };
   };
   return serveGraphqlWs(
     {

@@ -59,20 +59,23 @@ type RawSocket = { write(data: Buffer, callback?: (error?: Error | null) => void
 class FrameQueue {
   private readonly socket: WebSocket;
   private readonly raw: RawSocket;
-  /** Queued messages: each one's payload length, then its parts. */
-  private pending: (number | Buffer)[] = [];
+  /** Queued messages: each one's payload length, then its parts (none while idle: an idle socket holds no arrays). */
+  private pending: (number | Buffer)[] | undefined;
   private pendingBytes = 0;
-  private waiting: (() => void)[] = [];
-  private scheduled = false;
+  private waiting: (() => void)[] | undefined;
 
   constructor(socket: WebSocket, raw: RawSocket) {
     this.socket = socket;
     this.raw = raw;
   }
 
-  readonly send: SocketSend = (data) => {
+  send(data: string | readonly Buffer[]): void | Promise<void> {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    const pending = this.pending;
+    let pending = this.pending;
+    if (!pending) {
+      pending = this.pending = [];
+      process.nextTick(flushQueue, this);
+    }
     const at = pending.push(0);
     let length = 0;
     if (typeof data === 'string') {
@@ -87,25 +90,20 @@ class FrameQueue {
     }
     pending[at - 1] = length;
     this.pendingBytes += headerLength(length) + length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(this.flush);
-    }
     if (this.socket.bufferedAmount + this.pendingBytes < HIGH_WATER_MARK) return;
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  };
+    return new Promise<void>((resolve) => (this.waiting ??= []).push(resolve));
+  }
 
-  readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
+  flush(): void {
     const pending = this.pending;
+    if (!pending) return;
     const waiting = this.waiting;
     const bytes = this.pendingBytes;
-    this.pending = [];
+    this.pending = undefined;
     this.pendingBytes = 0;
-    this.waiting = [];
+    this.waiting = undefined;
     if (this.socket.readyState !== this.socket.OPEN) {
-      for (const resolve of waiting) resolve();
+      waiting?.forEach((resolve) => resolve());
       return;
     }
     const data = Buffer.allocUnsafe(bytes);
@@ -118,9 +116,11 @@ class FrameQueue {
       }
     }
     // Whoever waited for room goes on once this has reached the kernel (or failed: the socket is closing).
-    this.raw.write(data, waiting.length ? () => waiting.forEach((resolve) => resolve()) : undefined);
-  };
+    this.raw.write(data, waiting ? () => waiting.forEach((resolve) => resolve()) : undefined);
+  }
 }
+
+const flushQueue = (queue: FrameQueue) => queue.flush();
 
 /**
  * graphql-ws on a `ws` server, tuned for many subscribers. graphql-ws's own adapter waits for every
@@ -163,14 +163,14 @@ export function serveGraphqlWs(
       logger.warn('WebSocket error', { error });
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
-    const send: SocketSend =
-      queue?.send ??
-      ((data) => {
+    const send: SocketSend = queue
+      ? (data) => queue.send(data)
+      : (data) => {
         if (socket.readyState !== socket.OPEN) return;
         const message = typeof data === 'string' ? data : Buffer.concat(data);
         if (socket.bufferedAmount < HIGH_WATER_MARK) return void socket.send(message);
         return new Promise<void>((resolve) => socket.send(message, () => resolve()));
-      });
+      };
     senders.set(socket, send);
     const closed = server.opened(
       {
