@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../src/core/ids.ts';
 import { openOrm, type Orm } from '../src/db/orm.ts';
+import { appendToStream } from '../src/eventStore/log/append.ts';
 import { readLog } from '../src/eventStore/log/read.ts';
 import { decodePosition } from '../src/eventStore/log/position.ts';
 import { compose } from '../src/app/composition.ts';
@@ -75,6 +77,27 @@ describe('Subscription.eventBatches over graphql-ws', () => {
     await until(async () => received(resumed.received).length >= expected.length - 10, 'the resumed subscriber');
     expect(received(resumed.received).map((event) => event.id)).toEqual(expected.slice(10));
     for (const subscriber of [...all, one, resumed]) subscriber.unsubscribe();
+  });
+
+  it('delivers messages larger than 64 KiB whole: a catch-up batch of 600 events with large payloads, then live ones', async () => {
+    const start = await openCart('batch-large');
+    const notes = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ id: uuidv7(), type: 'BatchNote', data: { n: from + i, text: 'é'.repeat(150) }, metadata: {} }));
+    await orm.em.fork().transactional((tx) => appendToStream(tx, { streamId: 'batch-notes', streamType: 'Note', expectedVersion: 0, recordedAt: new Date(), events: notes(0, 600) }));
+    const large = collect<{ eventBatches: { note: { n: number; text: string } }[] }>(server.wsClient(), `subscription Large($after: String) {
+      eventBatches(after: $after, filter: { streamId: "batch-notes" }, size: 1000) { ... on UntypedEvent { note: data } }
+    }`, { after: start });
+    await until(async () => large.received.length > 0, 'the catch-up batch');
+    await orm.em.fork().transactional((tx) => appendToStream(tx, { streamId: 'batch-notes', streamType: 'Note', expectedVersion: 600, recordedAt: new Date(), events: notes(600, 3) }));
+    await server.app.feed.pump();
+    const data = () => large.received.flatMap((message) => message.eventBatches.map((event) => event.note));
+    await until(async () => data().length >= 603, 'all 603 notes');
+    expect(large.errors).toEqual([]);
+    expect(data().map((note) => note.n)).toEqual(Array.from({ length: 603 }, (_, i) => i));
+    expect(data().every((note) => note.text === 'é'.repeat(150))).toBe(true);
+    // The first message carried the whole catch-up page (500 events, well over 64 KiB of UTF-8).
+    expect(large.received[0]!.eventBatches.length).toBeGreaterThanOrEqual(500);
+    large.unsubscribe();
   });
 
   it('refuses a size outside 1 to 1000 with a VALIDATION error naming it', async () => {
