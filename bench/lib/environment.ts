@@ -20,8 +20,9 @@ const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['ad
  * coalesced NOTIFY so log followers in other processes (the API's feed) wake at once; this process
  * has no feed of its own to wake.
  */
-export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string } = {}): () => CommandEnvironment {
-  const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
+export function commandEnvironments(orm: Orm, options: { retries?: number; client?: string; databaseUrl?: string } = {}): () => CommandEnvironment {
+  // With `databaseUrl`, the NOTIFY has a connection of its own, as the API's does.
+  const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
   const environmentFor = processEnvironments({ ids: uuidv7Generator, projections: inlineProjections, policies, retries: options.retries ?? 5, notifier });
   return () => environmentFor(orm.em.fork(), { correlationId: randomUUID(), actor: 'bench', client: options.client ?? 'bench' }, benchIdentity);
 }

@@ -80,7 +80,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
 
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger });
-  const notifier = new CommitNotifier({ em: orm.em, feed, logger });
+  const notifier = new CommitNotifier({ em: orm.em, feed, logger, databaseUrl });
   const metrics = createMetrics(feed);
   const operationMetrics = new OperationMetrics(metrics.operations);
   const environmentFor = commandEnvironments({
@@ -139,8 +139,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
         await subscriptions.dispose();
         await feed.stop();
         await httpClosed;
-        // A NOTIFY still on its way holds a pooled connection: let it finish before the pool closes.
-        await notifier.settled();
+        // A NOTIFY still on its way may hold a pooled connection: let it finish before the pool closes
+        // (closing the notifier's own connection too).
+        await notifier.close();
         await orm.close();
       })()),
   };
