@@ -13,7 +13,8 @@ import { BENCH_ADMIN_TOKEN } from '../lib/server.ts';
 import { Samples, summarize, wallNow } from '../lib/stats.ts';
 import type { Appended } from './writers.ts';
 
-export type SubscriberSpec = { filter?: { streamId?: string; types?: string[] }; after?: string };
+/** `batched`: Subscription.eventBatches (several events a message) instead of Subscription.events. */
+export type SubscriberSpec = { filter?: { streamId?: string; types?: string[] }; after?: string; batched?: boolean };
 export type CollectResult = {
   subscribers: number;
   expectedDeliveries: number;
@@ -31,6 +32,9 @@ export type CollectResult = {
 const { wsUrl } = JSON.parse(process.argv[2]!) as { wsUrl: string };
 const QUERY = `subscription Events($after: String, $filter: EventFilter) {
   events(after: $after, filter: $filter) { eid: eventId position type streamId version recordedAt }
+}`;
+const BATCH_QUERY = `subscription Batches($after: String, $filter: EventFilter) {
+  eventBatches(after: $after, filter: $filter, size: 1000) { eid: eventId position type streamId version recordedAt }
 }`;
 const MARK = Buffer.from('"eid":"');
 
@@ -79,15 +83,16 @@ function open(index: number, spec: SubscriberSpec): Promise<void> {
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })));
     socket.on('message', (data: Buffer) => {
       const at = wallNow();
-      const mark = data.indexOf(MARK);
+      let mark = data.indexOf(MARK);
       if (mark >= 0) {
-        record(index, data.toString('latin1', mark + MARK.length, mark + MARK.length + 36), at);
+        // One event per message, or (batched) several: each one's id follows its mark.
+        for (; mark >= 0; mark = data.indexOf(MARK, mark + MARK.length + 36)) record(index, data.toString('latin1', mark + MARK.length, mark + MARK.length + 36), at);
         return;
       }
       const message = JSON.parse(data.toString('utf8')) as { type: string; payload?: unknown };
       if (message.type === 'connection_ack') {
         acked = true;
-        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: QUERY, variables: { ...(spec.after ? { after: spec.after } : {}), ...(spec.filter ? { filter: spec.filter } : {}) } } }));
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: spec.batched ? BATCH_QUERY : QUERY, variables: { ...(spec.after ? { after: spec.after } : {}), ...(spec.filter ? { filter: spec.filter } : {}) } } }));
         resolve();
       } else if (message.type === 'ping') {
         socket.send(JSON.stringify({ type: 'pong' }));

@@ -33,7 +33,7 @@ export type WriterReport = { appended: number; errors: number; firstError?: stri
 
 const options = JSON.parse(process.argv[2]!) as WriterOptions;
 const orm = await openOrm({ url: options.databaseUrl, poolSize: Math.max(2, options.writers), ...ormSchema });
-const environment = commandEnvironments(orm, { client: 'bench-writer' });
+const environment = commandEnvironments(orm, { client: 'bench-writer', databaseUrl: options.databaseUrl });
 const SKUS = ['sku-1', 'sku-2', 'sku-3', 'sku-4', 'sku-5'];
 
 const events: Appended[] = [];

@@ -23,9 +23,10 @@ const benchIdentity: Identity = { kind: 'subject', subject: 'bench', roles: ['ad
  */
 export function commandEnvironments(
   orm: Orm,
-  options: { retries?: number; client?: string; stateCacheMaxBytes?: number; snapshots?: SnapshotStore } = {},
+  options: { retries?: number; client?: string; stateCacheMaxBytes?: number; snapshots?: SnapshotStore; databaseUrl?: string } = {},
 ): () => CommandEnvironment {
-  const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger });
+  // With `databaseUrl`, the NOTIFY has a connection of its own, as the API's does.
+  const notifier = new CommitNotifier({ em: orm.em, logger: silentLogger, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
   const environmentFor = processEnvironments({
     ids: uuidv7Generator,
     projections: inlineProjections,

@@ -13,18 +13,20 @@ export const DRAIN_MS = 10_000;
 
 const TYPE_FILTERS = [['CartItemAdded'], ['CartItemRemoved'], ['CartOpened', 'CartCheckedOut']];
 
-export type FilterMix = 'thirds' | 'streamHeavy' | 'ownStream';
+export type FilterMix = 'thirds' | 'thirdsBatched' | 'streamHeavy' | 'ownStream';
 
 /**
  * Subscriber i watches one stream, one set of types, or everything: in turn (`thirds`), or 80 %
  * streams, 15 % types, 5 % everything (`streamHeavy`, e.g. UIs watching their own aggregate), or
  * each its own stream (`ownStream`: as many streams as subscribers, every UI on its own aggregate).
+ * `thirdsBatched` is `thirds` with the third on everything following Subscription.eventBatches
+ * (several events a message), as a client of the whole log would.
  */
 export function mixedFilters(count: number, streams: string[], after?: string, mix: FilterMix = 'thirds'): SubscriberSpec[] {
   return Array.from({ length: count }, (_, i) => {
-    const kind = mix === 'ownStream' ? 0 : mix === 'thirds' ? i % 3 : i % 20 === 0 ? 2 : i % 20 <= 3 ? 1 : 0;
+    const kind = mix === 'ownStream' ? 0 : mix === 'thirds' || mix === 'thirdsBatched' ? i % 3 : i % 20 === 0 ? 2 : i % 20 <= 3 ? 1 : 0;
     const filter = kind === 0 ? { streamId: streams[i % streams.length]! } : kind === 1 ? { types: TYPE_FILTERS[i % TYPE_FILTERS.length]! } : undefined;
-    return { ...(filter ? { filter } : {}), ...(after ? { after } : {}) };
+    return { ...(filter ? { filter } : {}), ...(after ? { after } : {}), ...(kind === 2 && mix === 'thirdsBatched' ? { batched: true } : {}) };
   });
 }
 

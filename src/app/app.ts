@@ -119,7 +119,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { upcasters } = composition;
   const feed = new LogFeed({ em: orm.em.fork(), databaseUrl, logger, upcasters });
   const snapshots = new SnapshotStore({ policies: composition.snapshots, logger });
-  const notifier = new CommitNotifier({ em: orm.em, feed, logger });
+  const notifier = new CommitNotifier({ em: orm.em, feed, logger, databaseUrl });
   const processors = new Processors({
     definitions: composition.processors,
     em: orm.em,
@@ -212,8 +212,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
         await readModels.stop();
         await feed.stop();
         await httpClosed;
-        // A NOTIFY still on its way holds a pooled connection: let it finish before the pool closes.
-        await notifier.settled();
+        // A NOTIFY still on its way may hold a pooled connection: let it finish before the pool closes
+        // (closing the notifier's own connection too).
+        await notifier.close();
         await snapshots.settled();
         await orm.close();
       })()),

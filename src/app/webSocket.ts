@@ -1,19 +1,21 @@
 import type http from 'node:http';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { isAdmin, principalsOf } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
-import { SharedSubscriptionResults } from '../graphql/sharedResults.ts';
-import { serveGraphqlWs, withPayloadJson } from '../graphql/wsServer.ts';
+import { mapResults, type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
+import { senderFor, serveGraphqlWs } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
 import { callerKey } from './callers.ts';
 import type { Limits } from './config.ts';
 import type { OriginPolicy } from './origins.ts';
 import { socketAuthentication } from './socketAuthentication.ts';
 import { ConnectionsPerCaller, tooManySubscriptions } from './webSocketLimits.ts';
+
+const MESSAGE_END = Buffer.from('}');
 
 /**
  * graphql-ws on the HTTP server's GraphQL path, running every operation through Yoga's envelop
@@ -47,6 +49,19 @@ export function serveSubscriptions(
   const sharedResults = new SharedSubscriptionResults({ maxBytes: deps.limits.sharedResultsBytes });
   const connections = new ConnectionsPerCaller(limits.connectionsPerCaller);
   const authentication = socketAuthentication(deps);
+  // A shared result is serialised once; each subscriber's `next` message wraps those bytes with its own id.
+  const pushTo = (socket: WebSocket, id: string): PushTarget => {
+    const send = senderFor(socket);
+    // Made at the first message, outside Buffer's shared pool: an idle subscription must not pin a pool slab.
+    let head: Buffer | undefined;
+    const headOf = () => {
+      const text = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+      bytes.write(text);
+      return bytes;
+    };
+    return { send: (payload) => send([(head ??= headOf()), ...payload, MESSAGE_END]), mask: deps.maskResult };
+  };
   return serveGraphqlWs(
     {
       // Who is calling first (a bad token closes with 4403), then how many sockets that caller holds.
@@ -61,12 +76,11 @@ export function serveSubscriptions(
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: async (args: any) => {
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
-        // Masked and serialised once per event for every subscriber sharing the operation.
-        const results = await sharedResults.subscribe(args, args.rootValue.shareKey, (result) => withPayloadJson(deps.maskResult(result)));
+        const results = await sharedResults.subscribe(args, args.rootValue.shareKey, args.rootValue.push);
         deps.operationMetrics.subscribed(args.document, args.operationName, results);
-        return Symbol.asyncIterator in results ? results : deps.maskResult(results);
+        return Symbol.asyncIterator in results ? mapResults(results, deps.maskResult) : deps.maskResult(results);
       },
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);
         if (refused) return [...refused];
         const identity = authentication.identityOf(ctx);
@@ -93,7 +107,7 @@ export function serveSubscriptions(
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables, audience) },
+          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables, audience), push: pushTo(ctx.extra.socket, id) },
         };
       },
     },

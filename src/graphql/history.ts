@@ -18,9 +18,12 @@ import { isAdmin, mayRead } from '../core/identity.ts';
 import { mayReadStream, readersFilterFor } from '../eventStore/access/streamAccess.ts';
 import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
-import { eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
+import { type EventFilterArgs, eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
 import { handedOutPosition, rebasedRefusal, subscribeAfter } from './cursors.ts';
+import type { ReadySource } from './sharedResults.ts';
 
+/** Events per message of Subscription.eventBatches. */
+export const EVENT_BATCH = { defaultSize: 100, maxSize: 1000 } as const;
 /** Page sizes of the history connections; documented in docs/history.md. */
 export const HISTORY_PAGE = { defaultSize: 50, maxSize: 1_000 } as const;
 /** History reads each listed event type's index range separately; this keeps that bounded. */
@@ -31,6 +34,11 @@ const optionalPosition = async (em: EntityManager, cursor: string | null | undef
 
 
 export function registerHistory(builder: Builder): void {
+  const liveArgs = (t: Parameters<Parameters<typeof builder.subscriptionField>[1]>[0]) => ({
+    after: t.arg.string({ required: false, description: 'Resume after this position.' }),
+    filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to receive.' }),
+  });
+
   builder.subscriptionField('events', (t) =>
     t.field({
       type: 'Event',
@@ -39,24 +47,32 @@ export function registerHistory(builder: Builder): void {
         '(a position from an event), first replays everything after it, then continues live without gap or repeat: ' +
         'resubscribe with your last position after a dropped connection. Without `after`, starts at the live head. ' +
         'The filter may not use `from`/`to`: browse a time window with Query.events.',
+      args: liveArgs(t),
+      subscribe: (_root, args, ctx) => liveEvents(ctx, args),
+      resolve: (event) => event,
+    }),
+  );
+
+  builder.subscriptionField('eventBatches', (t) =>
+    t.field({
+      type: ['Event'],
+      description:
+        'The events of Subscription.events (the same filter, `after`, order and guarantees), several to a message, for ' +
+        'clients that follow many events (the whole log, a busy type). Each message carries every matching event that ' +
+        `has arrived since the previous one, in commit order, at most \`size\` of them and never none. Resume after the ` +
+        'position of the last event of the last message you received.',
       args: {
-        after: t.arg.string({ required: false, description: 'Resume after this position.' }),
-        filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to receive.' }),
+        ...liveArgs(t),
+        size: t.arg.int({ required: false, defaultValue: EVENT_BATCH.defaultSize, description: `The most events one message carries (1 to ${EVENT_BATCH.maxSize}; ${EVENT_BATCH.defaultSize} by default).` }),
       },
       subscribe: async (_root, args, ctx) => {
-        if (args.filter?.from != null || args.filter?.to != null) {
-          throw new ValidationError('A live feed has no time window: filter by time in Query.events', [
-            { path: args.filter.from != null ? 'filter.from' : 'filter.to', message: 'is for history only' },
-          ]);
+        const size = args.size ?? EVENT_BATCH.defaultSize;
+        if (size < 1 || size > EVENT_BATCH.maxSize) {
+          throw new ValidationError(`size is 1 to ${EVENT_BATCH.maxSize}`, [{ path: 'size', message: `must be 1 to ${EVENT_BATCH.maxSize}` }]);
         }
-        const filter = toHistoryFilter(args.filter);
-        const subscription = await subscribeAfter(ctx, args.after ?? undefined, toLogFilter(args.filter));
-        // What the caller may read is part of what each event is checked against: a customer never
-        // receives another's events (shared executions are shared only among callers who see the same).
-        const readable = (event: RecordedEvent) => mayRead(ctx.identity, event.metadata.readers) && matchesHistoryFilter(filter, event);
-        return isAdmin(ctx.identity) && filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, readable);
+        return batchesOf(await liveEvents(ctx, args), size);
       },
-      resolve: (event) => event,
+      resolve: (batch) => batch,
     }),
   );
 
@@ -160,12 +176,69 @@ export function registerHistory(builder: Builder): void {
   );
 }
 
+/** Subscription.events: the feed subscription, with what the feed cannot check itself checked on what it delivers. */
+async function liveEvents(ctx: GraphQLContext, args: { after?: string | null; filter?: EventFilterArgs | null }): Promise<ReadySource<RecordedEvent>> {
+  if (args.filter?.from != null || args.filter?.to != null) {
+    throw new ValidationError('A live feed has no time window: filter by time in Query.events', [
+      { path: args.filter.from != null ? 'filter.from' : 'filter.to', message: 'is for history only' },
+    ]);
+  }
+  const filter = toHistoryFilter(args.filter);
+  const subscription = await subscribeAfter(ctx, args.after ?? undefined, toLogFilter(args.filter));
+  // What the caller may read is part of what each event is checked against: a customer never
+  // receives another's events (shared executions are shared only among callers who see the same).
+  const readable = (event: RecordedEvent) => mayRead(ctx.identity, event.metadata.readers) && matchesHistoryFilter(filter, event);
+  return isAdmin(ctx.identity) && filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, readable);
+}
+
+/**
+ * Subscription.eventBatches: whatever waits, up to `size` events, as one value; waits for one event
+ * when none does. A fan-out batch is thus one message, and catch-up pages go out `size` at a time.
+ */
+function batchesOf(source: ReadySource<RecordedEvent>, size: number): ReadySource<RecordedEvent[]> {
+  const fill = (batch: RecordedEvent[]): RecordedEvent[] => {
+    while (batch.length < size) {
+      const event = source.takeReady();
+      if (event === undefined) break;
+      batch.push(event);
+    }
+    return batch;
+  };
+  return {
+    takeReady() {
+      const first = source.takeReady();
+      return first === undefined ? undefined : fill([first]);
+    },
+    async next() {
+      const step = await source.next();
+      return step.done ? { value: undefined, done: true } : { value: fill([step.value]), done: false };
+    },
+    return: async () => {
+      await source.return?.();
+      return { value: undefined, done: true };
+    },
+    throw: async (error?: unknown) => {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 /**
  * The live feed filters on stream and type itself; correlation id and actor are checked here, on
  * what it delivers. `return` goes straight to the feed subscription so an unsubscribe is immediate.
  */
-function onlyMatching(source: AsyncIterableIterator<RecordedEvent>, matches: (event: RecordedEvent) => boolean): AsyncIterableIterator<RecordedEvent> {
+function onlyMatching(source: ReadySource<RecordedEvent>, matches: (event: RecordedEvent) => boolean): ReadySource<RecordedEvent> {
   return {
+    takeReady() {
+      for (;;) {
+        const event = source.takeReady();
+        if (event === undefined || matches(event)) return event;
+      }
+    },
     async next() {
       for (;;) {
         const result = await source.next();

@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FieldNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
-/** Root subscription fields whose result depends on the event alone, never on who subscribed. */
-const SHAREABLE_ROOT_FIELDS = new Set(['events']);
+/**
+ * Root subscription fields whose result depends on the events alone, never on who subscribed. A
+ * batched field (`eventBatches`) yields lists of what its single-event twin yields one by one: each
+ * of its events is executed once, as the twin, and every batch is those results' JSON joined.
+ */
+const SINGLE_EVENT_FIELDS = new Set(['events']);
+const BATCHED_FIELDS = new Map([['eventBatches', 'events']]);
+const SHAREABLE_ROOT_FIELDS = new Set([...SINGLE_EVENT_FIELDS, ...BATCHED_FIELDS.keys()]);
 
 /** Heap the cached results may take unless told otherwise (`SHARED_RESULTS_MAX_BYTES`). */
 export const DEFAULT_SHARED_RESULTS_MAX_BYTES = 32 * 1024 * 1024;
@@ -12,8 +18,30 @@ export const DEFAULT_SHARED_RESULTS_MAX_BYTES = 32 * 1024 * 1024;
 const PENDING_RESULT_BYTES = 1024;
 
 /** One shared operation: how many subscriptions run it (0: gone for good), and the cache keys of its results. */
-type Operation = { readonly id: number; subscribers: number; readonly results: Set<string> };
-type Cached = { readonly operation: Operation; readonly result: ExecutionResult | Promise<ExecutionResult>; readonly bytes: number };
+type Operation = {
+  readonly id: number;
+  subscribers: number;
+  readonly results: Set<string>;
+  /** Pushed JSON of this turn of the event loop, by event object: see `pushedFor`. */
+  thisTurn: Map<object, Buffer | Promise<Buffer>> | undefined;
+};
+/** A result, or (pushed) its JSON as UTF-8. */
+type Shared = ExecutionResult | Buffer;
+type Cached = { readonly operation: Operation; readonly result: Shared | Promise<Shared>; readonly bytes: number };
+
+/** A subscription source that can also hand over, without waiting, what is already waiting. */
+export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undefined };
+
+/**
+ * Where a pushed subscription's results go. `send` takes each result as its JSON in UTF-8, in parts
+ * (the `payload` of a `next` message, parts shared by every subscriber of the operation) and returns
+ * a promise while the socket has too much queued to take more;
+ * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
+ */
+export type PushTarget = {
+  readonly send: (payloadJson: readonly Buffer[]) => void | Promise<void>;
+  readonly mask: (result: ExecutionResult) => ExecutionResult;
+};
 
 /**
  * Executes a subscription's selection set once per (operation, event) for all subscribers of the
@@ -64,12 +92,13 @@ export class SharedSubscriptionResults {
   }
 
   /**
-   * Like graphql's subscribe, with each event's result computed once per operation key; `prepare`
-   * runs on each computed result once, before any subscriber gets it (masking, serialising).
+   * Like graphql's subscribe, with each event's result computed once per operation key. With `push`
+   * (and a source that can hand over what waits), results are not yielded but serialised once per
+   * operation and event and sent from here: the iterator yields nothing and ends when the source
+   * does. That takes the per-subscriber, per-event work down to a string concatenation and a write,
+   * instead of a chain of promises, an execution lookup and a serialisation of the whole result.
    */
-  async subscribe(
-    args: ExecutionArgs, key: string, prepare: (result: ExecutionResult) => ExecutionResult = (result) => result,
-  ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  async subscribe(args: ExecutionArgs, key: string, push?: PushTarget): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const operation = this.join(key);
@@ -79,16 +108,51 @@ export class SharedSubscriptionResults {
       joined = false;
       this.leave(key, operation);
     };
+    if (push && isReadySource(source)) {
+      const serialise = (value: unknown): Buffer | Promise<Buffer> => {
+        const result = execute({ ...args, rootValue: value });
+        const json = (done: ExecutionResult) => Buffer.from(JSON.stringify(push.mask(done)));
+        return result instanceof Promise ? result.then(json) : json(result);
+      };
+      const shared = (event: unknown, compute: (event: unknown) => Buffer | Promise<Buffer>): Buffer | Promise<Buffer> => {
+        const eventId = (event as { id?: string } | null)?.id;
+        if (eventId === undefined || !this.results || !joined || typeof event !== 'object' || event === null) return compute(event);
+        return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => compute(event)));
+      };
+      const batched = batchedField(args);
+      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push.send, leave);
+      // A batch: the JSON of each event as the single-event twin gives it, joined into the list.
+      const head = Buffer.from(`{"data":{${JSON.stringify(batched.responseKey)}:[`);
+      const item = (event: unknown): Buffer | Promise<Buffer> => {
+        const result = execute({ ...args, document: batched.eventDocument, rootValue: event });
+        // An event whose selection fails is left to the full execution of its batch (empty: not shareable).
+        const json = (done: ExecutionResult) => (done.errors?.length || done.data?.[batched.responseKey] == null ? NOT_SHAREABLE : Buffer.from(JSON.stringify(done.data[batched.responseKey])));
+        return result instanceof Promise ? result.then(json) : json(result);
+      };
+      const join = (batch: unknown[], items: Buffer[]): readonly Buffer[] | Promise<readonly Buffer[]> => {
+        if (items.some((part) => part.length === 0)) return one(serialise(batch));
+        const parts: Buffer[] = [head];
+        items.forEach((part, i) => parts.push(...(i === 0 ? [part] : [COMMA, part])));
+        parts.push(BATCH_END);
+        return parts;
+      };
+      return pushResults(
+        source,
+        (batch) => {
+          const events = Array.isArray(batch) ? batch : [batch];
+          const items = events.map((event) => shared(event, item));
+          return items.every(Buffer.isBuffer) ? join(events, items as Buffer[]) : Promise.all(items).then((done) => join(events, done));
+        },
+        push.send,
+        leave,
+      );
+    }
     return mapResults(
       source,
       (event) => {
-        const compute = () => {
-          const result = execute({ ...args, rootValue: event });
-          return result instanceof Promise ? result.then(prepare) : prepare(result);
-        };
         const eventId = (event as { id?: string }).id;
-        if (eventId === undefined || !this.results || !joined) return compute();
-        return this.resultFor(operation, eventId, compute);
+        if (eventId === undefined || !this.results || !joined) return execute({ ...args, rootValue: event });
+        return this.resultFor(operation, eventId, () => execute({ ...args, rootValue: event }));
       },
       leave,
     );
@@ -97,7 +161,7 @@ export class SharedSubscriptionResults {
   private join(key: string): Operation {
     let operation = this.operations.get(key);
     if (!operation) {
-      operation = { id: this.nextId++, subscribers: 0, results: new Set() };
+      operation = { id: this.nextId++, subscribers: 0, results: new Set(), thisTurn: undefined };
       this.operations.set(key, operation);
     }
     operation.subscribers++;
@@ -111,11 +175,29 @@ export class SharedSubscriptionResults {
     for (const cacheKey of [...operation.results]) this.results?.delete(cacheKey);
   }
 
-  private resultFor(operation: Operation, eventId: string, compute: () => ExecutionResult | Promise<ExecutionResult>): ExecutionResult | Promise<ExecutionResult> {
+  /**
+   * The live feed hands every subscriber the same event objects, and the subscribers of one
+   * operation drain a fan-out batch one after another in the same turn of the event loop: so the
+   * JSON is first looked up by the event object among this turn's (a Map lookup by identity, instead
+   * of building a key and reordering the LRU for every delivery). Forgotten at the next turn, so it
+   * holds no more than one turn's events.
+   */
+  private pushedFor(operation: Operation, event: object, shared: () => Buffer | Promise<Buffer>): Buffer | Promise<Buffer> {
+    let turn = operation.thisTurn;
+    if (!turn) {
+      turn = operation.thisTurn = new Map();
+      setImmediate(() => (operation.thisTurn = undefined));
+    }
+    let payload = turn.get(event);
+    if (payload === undefined) turn.set(event, (payload = shared()));
+    return payload;
+  }
+
+  private resultFor<T extends Shared>(operation: Operation, eventId: string, compute: () => T | Promise<T>): T | Promise<T> {
     const results = this.results!;
     const cacheKey = `${operation.id}:${eventId}`;
     const cached = results.get(cacheKey);
-    if (cached) return cached.result;
+    if (cached) return cached.result as T | Promise<T>;
     const result = compute();
     if (!(result instanceof Promise)) {
       this.remember(operation, cacheKey, { operation, result, bytes: weigh(result) });
@@ -140,8 +222,92 @@ export class SharedSubscriptionResults {
 }
 
 /** The heap a result roughly takes: its JSON's length (strings and numbers, which are what events carry). */
-function weigh(result: ExecutionResult): number {
-  return Math.max(1, JSON.stringify(result).length);
+function weigh(result: Shared): number {
+  return Math.max(1, Buffer.isBuffer(result) ? result.length : JSON.stringify(result).length);
+}
+
+const NOT_SHAREABLE = Buffer.alloc(0);
+const COMMA = Buffer.from(',');
+const BATCH_END = Buffer.from(']}}');
+
+const one = (payload: Buffer | Promise<Buffer>): readonly Buffer[] | Promise<readonly Buffer[]> => (Buffer.isBuffer(payload) ? [payload] : payload.then((done) => [done]));
+
+/**
+ * For an operation on a batched root field: its response key, and the same operation on the
+ * single-event twin (same alias, same selection, no arguments: execution with an event as the root
+ * value only resolves the selection).
+ */
+function batchedField(args: ExecutionArgs): { responseKey: string; eventDocument: DocumentNode } | undefined {
+  const operation = getOperationAST(args.document, args.operationName);
+  const [field] = operation?.selectionSet.selections ?? [];
+  if (!operation || field?.kind !== Kind.FIELD) return undefined;
+  const twin = BATCHED_FIELDS.get(field.name.value);
+  if (twin === undefined) return undefined;
+  const responseKey = field.alias?.value ?? field.name.value;
+  const single: FieldNode = { ...field, alias: { kind: Kind.NAME, value: responseKey }, name: { kind: Kind.NAME, value: twin }, arguments: [] };
+  const eventOperation = { ...operation, selectionSet: { ...operation.selectionSet, selections: [single] } };
+  return { responseKey, eventDocument: { ...args.document, definitions: args.document.definitions.map((definition) => (definition === operation ? eventOperation : definition)) } };
+}
+
+function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
+  return typeof (source as Partial<ReadySource<T>>).takeReady === 'function' && typeof (source as Partial<ReadySource<T>>).next === 'function';
+}
+
+/**
+ * Drains `source` into `send`: whatever waits is sent at once, in order, without a promise per
+ * value (unless a value's JSON is computed asynchronously or the socket is full); then it waits
+ * for more. The returned iterator yields nothing: it ends when the source ends and throws what the
+ * source throws, after everything before it was sent. `return` stops sending at once.
+ */
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
+  const deliver = (value: T): void | Promise<void> => {
+    const payload = payloadOf(value);
+    if (!(payload instanceof Promise)) return send(payload);
+    return payload.then((json) => (ended ? undefined : send(json)));
+  };
+  const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
+  const iterable: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      try {
+        for (;;) {
+          for (let value = source.takeReady(); value !== undefined && !ended; value = source.takeReady()) {
+            const full = deliver(value);
+            if (full) await full;
+          }
+          if (ended) return done;
+          // Nothing waits: wait for the next event (the source reads catch-up pages meanwhile).
+          const step = await source.next();
+          if (step.done || ended) {
+            end();
+            return done;
+          }
+          const full = deliver(step.value);
+          if (full) await full;
+        }
+      } catch (error) {
+        end();
+        throw error;
+      }
+    },
+    async return() {
+      end();
+      await source.return?.();
+      return done;
+    },
+    async throw(error?: unknown) {
+      end();
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => iterable,
+  };
+  return iterable;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -151,22 +317,17 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 /** Maps a stream, passing `return` through so that unsubscribing ends the source; `onEnd` runs once the stream ends, however it ends. */
 export function mapResults<S, T>(source: AsyncIterable<S>, map: (value: S) => T | Promise<T>, onEnd?: () => void): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  const ended = (error: unknown) => {
-    onEnd?.();
-    throw error;
-  };
   const iterable: AsyncIterableIterator<T> = {
-    // Every live delivery passes here, so a value mapped without waiting (a cached result) is handed
-    // on in the same step, without a promise of its own.
-    next() {
-      return iterator.next().then((step): IteratorResult<T> | Promise<IteratorResult<T>> => {
-        if (step.done) {
-          onEnd?.();
-          return { value: undefined, done: true };
-        }
-        const mapped = map(step.value);
-        return mapped instanceof Promise ? mapped.then((value) => ({ value, done: false })) : { value: mapped as T, done: false };
-      }, ended);
+    async next() {
+      const step = await iterator.next().catch((error: unknown) => {
+        onEnd?.();
+        throw error;
+      });
+      if (step.done) {
+        onEnd?.();
+        return { value: undefined, done: true };
+      }
+      return { value: await map(step.value), done: false };
     },
     async return() {
       onEnd?.();

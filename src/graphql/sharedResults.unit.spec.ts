@@ -1,6 +1,7 @@
-import { GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionResult } from 'graphql';
+import { GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { SharedSubscriptionResults } from './sharedResults.ts';
+import { until } from '../../test/support/until.ts';
+import { type ReadySource, SharedSubscriptionResults } from './sharedResults.ts';
 
 type Event = { id: string; n: number };
 
@@ -102,4 +103,151 @@ describe('subscription results shared between subscribers of one operation', () 
     const key = shared.keyFor(document, undefined, query, { filter: { streamId: 'x'.repeat(500_000) } }, '*')!;
     expect(key.length).toBeLessThan(64);
   });
+
+  it('pushed, serialises each event once for every subscriber, sends what waits in order without waiting, and ends after the last', async () => {
+    const { schema, source, resolved } = readyFixture();
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
+    const sent: Record<string, string[]> = { a: [], b: [] };
+    const pushTo = (name: string) => ({ send: (json: readonly Buffer[]) => void sent[name]!.push(Buffer.concat(json).toString()), mask: (result: ExecutionResult) => result });
+    const a = (await shared.subscribe({ schema, document }, key, pushTo('a'))) as AsyncIterableIterator<ExecutionResult>;
+    const b = (await shared.subscribe({ schema, document }, key, pushTo('b'))) as AsyncIterableIterator<ExecutionResult>;
+    const ends = [a.next(), b.next()];
+    source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 });
+    source.push({ id: 'e3', n: 3 });
+    source.end();
+    expect(await Promise.all(ends)).toEqual([{ done: true, value: undefined }, { done: true, value: undefined }]);
+    const expected = [1, 2, 3].map((n) => JSON.stringify({ data: { events: { id: `e${n}`, n } } }));
+    expect(sent).toEqual({ a: expected, b: expected });
+    expect(resolved()).toBe(3);
+    expect(shared.stats.operations).toBe(0);
+  });
+
+  it('pushed in batches, serialises each event once for all subscribers of the operation, however their batches fall', async () => {
+    const { schema, source, resolved } = readyFixture();
+    const shared = new SharedSubscriptionResults();
+    const batches = 'subscription Batches($size: Int) { list: eventBatches(size: $size) { id n } }';
+    const document = parse(batches);
+    const key = shared.keyFor(document, undefined, batches, { size: 2 }, '*')!;
+    const sent: string[][] = [[], []];
+    const subscribers = await Promise.all(
+      sent.map(async (messages) => (await shared.subscribe({ schema, document, variableValues: { size: 2 } }, key, { send: (json) => void messages.push(Buffer.concat(json).toString()), mask: (result) => result })) as AsyncIterableIterator<ExecutionResult>),
+    );
+    const first = subscribers[0]!.next();
+    source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 }, { id: 'e3', n: 3 });
+    await until(async () => sent[0]!.length === 2, 'the first subscriber\'s two batches');
+    const second = subscribers[1]!.next();
+    source.end();
+    await Promise.all([first, second]);
+    const list = (...ns: number[]) => JSON.stringify({ data: { list: ns.map((n) => ({ id: `e${n}`, n })) } });
+    expect(sent[0]).toEqual([list(1, 2), list(3)]);
+    expect(sent[1]).toEqual([list(1, 2), list(3)]);
+    expect(resolved()).toBe(3);
+  });
+
+  it('pushed, throws what the source throws once everything before it was sent, and waits while the socket is full', async () => {
+    const { schema, source } = readyFixture();
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
+    const sent: string[] = [];
+    let drained: () => void = () => undefined;
+    const full = new Promise<void>((resolve) => (drained = resolve));
+    const push = { send: (json: readonly Buffer[]) => (sent.push(Buffer.concat(json).toString()), sent.length === 1 ? full : undefined), mask: (result: ExecutionResult) => result };
+    const results = (await shared.subscribe({ schema, document }, key, push)) as AsyncIterableIterator<ExecutionResult>;
+    const end = results.next();
+    source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 });
+    await until(async () => sent.length > 0, 'the first event sent');
+    // The socket is full after the first: the second waits until it drains.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(1);
+    drained();
+    source.fail(new Error('feed closed'));
+    await expect(end).rejects.toThrow('feed closed');
+    expect(sent).toHaveLength(2);
+  });
 });
+
+/** Like `fixture`, with sources (one per subscriber, as the live feed gives) the test feeds by hand, which also hand over synchronously what waits. */
+function readyFixture() {
+  let resolved = 0;
+  const sources: { readonly queue: Event[]; poke(): void }[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  const open = (): ReadySource<Event> => {
+    const queue: Event[] = [];
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      const resume = wake;
+      wake = undefined;
+      resume?.();
+    };
+    sources.push({ queue, poke });
+    const source: ReadySource<Event> = {
+      takeReady: () => queue.shift(),
+      async next() {
+        for (;;) {
+          const event = queue.shift();
+          if (event) return { value: event, done: false };
+          if (failure) throw failure;
+          if (ended || closed) return { value: undefined, done: true };
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+      async return() {
+        closed = true;
+        poke();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => source,
+    };
+    return source;
+  };
+  const EventType = new GraphQLObjectType<Event>({
+    name: 'Event',
+    fields: { id: { type: GraphQLString }, n: { type: GraphQLInt, resolve: (event) => (resolved++, event.n) } },
+  });
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLInt, resolve: () => 1 } } }),
+    subscription: new GraphQLObjectType({
+      name: 'Subscription',
+      fields: {
+        events: { type: EventType, subscribe: open, resolve: (event: unknown) => event },
+        // Batches of at most `size` of what waits, as Subscription.eventBatches gives them.
+        eventBatches: { type: new GraphQLList(EventType), args: { size: { type: GraphQLInt } }, subscribe: (_root, { size }: { size: number }) => inBatches(open(), size), resolve: (batch: unknown) => batch },
+      },
+    }),
+  });
+  const pokeAll = () => sources.forEach((source) => source.poke());
+  return {
+    schema,
+    resolved: () => resolved,
+    source: {
+      push: (...events: Event[]) => (sources.forEach((source) => source.queue.push(...events)), pokeAll()),
+      end: () => ((ended = true), pokeAll()),
+      fail: (error: Error) => ((failure = error), pokeAll()),
+    },
+  };
+}
+
+function inBatches(source: ReadySource<Event>, size: number): ReadySource<Event[]> {
+  const fill = (batch: Event[]) => {
+    for (let event = batch.length < size ? source.takeReady() : undefined; event; event = batch.length < size ? source.takeReady() : undefined) batch.push(event);
+    return batch;
+  };
+  const batches: ReadySource<Event[]> = {
+    takeReady: () => {
+      const first = source.takeReady();
+      return first && fill([first]);
+    },
+    next: async () => {
+      const step = await source.next();
+      return step.done ? step : { value: fill([step.value]), done: false };
+    },
+    return: async () => (await source.return!(), { value: undefined, done: true }),
+    [Symbol.asyncIterator]: () => batches,
+  };
+  return batches;
+}

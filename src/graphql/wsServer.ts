@@ -1,26 +1,7 @@
 import type http from 'node:http';
-import type { ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../core/logger.ts';
-
-const PAYLOAD_JSON = Symbol('the result as the JSON of a next message payload');
-
-/**
- * The result with its `next` payload serialised once, for a result that many subscriptions send
- * (a shared execution): each of them then writes these bytes behind its own id instead of
- * stringifying the whole result again. Same JSON as graphql-ws's own (errors by their toJSON).
- */
-export function withPayloadJson<R extends ExecutionResult>(result: R): R {
-  return { ...result, [PAYLOAD_JSON]: JSON.stringify(result) };
-}
-
-/**
- * What onNext gives graphql-ws in place of a payload it has already sent; the socket's send drops
- * the message that carries it (no result has this key: results have `data` and `errors`).
- */
-const ALREADY_SENT = Object.freeze({ '\u0000already sent': true });
-const ALREADY_SENT_SUFFIX = `${JSON.stringify({ payload: ALREADY_SENT })}`.slice(1);
 
 /** What onSubscribe & co. see as `ctx.extra`. */
 export type WsExtra = { readonly socket: WebSocket; readonly request: http.IncomingMessage };
@@ -28,8 +9,118 @@ export type WsExtra = { readonly socket: WebSocket; readonly request: http.Incom
 /** Bytes a socket may have queued before a subscription waits for the client to read. */
 const HIGH_WATER_MARK = 64 * 1024;
 
-/** At most one flush of the corked sockets per this many milliseconds (see scheduleFlush). */
-const FLUSH_INTERVAL_MS = 5;
+/**
+ * Sends one text message on a socket: a string, or its UTF-8 bytes in parts (written as they are,
+ * so bytes shared by many sockets are never copied per socket before the write); a promise when
+ * the socket has too much queued and the sender should wait.
+ */
+export type SocketSend = (data: string | readonly Buffer[]) => void | Promise<void>;
+
+const senders = new WeakMap<WebSocket, SocketSend>();
+
+/**
+ * How to send on a socket this server accepted, outside graphql-ws (pushed subscription results):
+ * through the same per-socket queue graphql-ws's own messages go through, so both keep their order.
+ */
+export function senderFor(socket: WebSocket): SocketSend {
+  return senders.get(socket) ?? (() => undefined);
+}
+
+/** Bytes of the header of an unmasked frame of `length` payload bytes (RFC 6455 §5.2). */
+const headerLength = (length: number): number => (length < 126 ? 2 : length < 0x10000 ? 4 : 10);
+
+/** Writes the header of one final, unmasked text frame (what a server sends) at `offset`; returns where the payload starts. */
+function writeTextFrameHeader(target: Buffer, offset: number, length: number): number {
+  target[offset] = 0x81;
+  if (length < 126) {
+    target[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length < 0x10000) {
+    target[offset + 1] = 126;
+    target.writeUInt16BE(length, offset + 2);
+    return offset + 4;
+  }
+  target[offset + 1] = 127;
+  target.writeBigUInt64BE(BigInt(length), offset + 2);
+  return offset + 10;
+}
+
+type RawSocket = { write(data: Buffer, callback?: (error?: Error | null) => void): boolean };
+
+/**
+ * One socket's outgoing messages, framed here and written once per tick as one buffer. ws's own
+ * send costs a frame object, a header buffer, a UTF-8 encoding and two queued writes per message;
+ * with a few hundred subscribers of the whole log that is most of the work per delivery, and one
+ * write per socket per fan-out batch is what the kernel can take. Without compression ws writes
+ * each frame to the TCP socket at once, so frames written here straight to it stay in order with
+ * ws's control frames (ping, close); a close first flushes what is queued.
+ */
+class FrameQueue {
+  private readonly socket: WebSocket;
+  private readonly raw: RawSocket;
+  /** Queued messages: each one's payload length, then its parts (none while idle: an idle socket holds no arrays). */
+  private pending: (number | Buffer)[] | undefined;
+  private pendingBytes = 0;
+  private waiting: (() => void)[] | undefined;
+
+  constructor(socket: WebSocket, raw: RawSocket) {
+    this.socket = socket;
+    this.raw = raw;
+  }
+
+  send(data: string | readonly Buffer[]): void | Promise<void> {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    let pending = this.pending;
+    if (!pending) {
+      pending = this.pending = [];
+      process.nextTick(flushQueue, this);
+    }
+    const at = pending.push(0);
+    let length = 0;
+    if (typeof data === 'string') {
+      const bytes = Buffer.from(data);
+      pending.push(bytes);
+      length = bytes.length;
+    } else {
+      for (const part of data) {
+        pending.push(part);
+        length += part.length;
+      }
+    }
+    pending[at - 1] = length;
+    this.pendingBytes += headerLength(length) + length;
+    if (this.socket.bufferedAmount + this.pendingBytes < HIGH_WATER_MARK) return;
+    return new Promise<void>((resolve) => (this.waiting ??= []).push(resolve));
+  }
+
+  flush(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const waiting = this.waiting;
+    const bytes = this.pendingBytes;
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    this.waiting = undefined;
+    if (this.socket.readyState !== this.socket.OPEN) {
+      waiting?.forEach((resolve) => resolve());
+      return;
+    }
+    const data = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    for (const item of pending) {
+      if (typeof item === 'number') offset = writeTextFrameHeader(data, offset, item);
+      else {
+        data.set(item, offset);
+        offset += item.length;
+      }
+    }
+    // Whoever waited for room goes on once this has reached the kernel (or failed: the socket is closing).
+    this.raw.write(data, waiting ? () => waiting.forEach((resolve) => resolve()) : undefined);
+  }
+}
+
+const flushQueue = (queue: FrameQueue) => queue.flush();
 
 /**
  * graphql-ws on a `ws` server, tuned for many subscribers. graphql-ws's own adapter waits for every
@@ -37,9 +128,9 @@ const FLUSH_INTERVAL_MS = 5;
  * event-loop turn and each message costs its own write system call; with a thousand subscribers the
  * loop turns slowly and every feed falls behind. Here a message is queued at once while the socket's
  * buffer is small (a slow reader still makes its subscription wait, which moves it back to catch-up
- * reading instead of growing memory), and writes are corked until the next flush, so all frames for
- * one socket in a fan-out batch (and, under load, in the batches of a few milliseconds) leave in one
- * write. One timer pings every socket for liveness.
+ * reading instead of growing memory), and each socket's frames of a tick leave in one write
+ * (FrameQueue), so all frames for one socket in a fan-out batch cost one system call. One timer
+ * pings every socket for liveness.
  */
 export function serveGraphqlWs(
   options: ServerOptions<Record<string, unknown>, WsExtra>,
@@ -47,18 +138,7 @@ export function serveGraphqlWs(
   logger: Logger,
   keepAliveMs = 12_000,
 ): { dispose(): Promise<void> } {
-  const senders = new WeakMap<WebSocket, (data: string) => Promise<void> | void>();
-  const server = makeServer({
-    ...options,
-    // A result serialised once (withPayloadJson) is written as it is, behind this subscription's id.
-    onNext: (ctx, id, payload, args, result) => {
-      const json = options.onNext ? undefined : (result as { [PAYLOAD_JSON]?: string })[PAYLOAD_JSON];
-      if (json === undefined) return options.onNext?.(ctx, id, payload, args, result);
-      const sent = ALREADY_SENT as unknown as ExecutionResult;
-      const sending = senders.get(ctx.extra.socket)?.(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`);
-      return sending ? sending.then(() => sent) : sent;
-    },
-  });
+  const server = makeServer(options);
   wss.options.handleProtocols = handleProtocols;
   const alive = new WeakSet<WebSocket>();
 
@@ -74,54 +154,32 @@ export function serveGraphqlWs(
   }, keepAliveMs);
   keepAlive.unref();
 
-  // Corked sockets are flushed together: at once when the last flush was long enough ago, else when
-  // FLUSH_INTERVAL_MS have passed since it. Under load, a socket's frames of several events then
-  // leave in one write (loopback writes were the largest share of the fan-out's CPU), and a lone
-  // event still leaves at once.
-  const corked = new Set<{ uncork(): void }>();
-  let flushPending = false;
-  let lastFlush = -Infinity;
-  const flush = () => {
-    flushPending = false;
-    lastFlush = performance.now();
-    for (const raw of corked) raw.uncork();
-    corked.clear();
-  };
-  const scheduleFlush = () => {
-    if (flushPending) return;
-    flushPending = true;
-    const wait = lastFlush + FLUSH_INTERVAL_MS - performance.now();
-    if (wait <= 0) process.nextTick(flush);
-    else setTimeout(flush, wait);
-  };
-
   wss.on('connection', (socket, request) => {
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
-    const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const raw = (socket as unknown as { _socket?: RawSocket })._socket;
+    const queue = raw ? new FrameQueue(socket, raw) : undefined;
     socket.once('error', (error) => {
       logger.warn('WebSocket error', { error });
       socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
-    const send = (data: string): Promise<void> | void => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (raw && !corked.has(raw)) {
-        raw.cork();
-        corked.add(raw);
-        scheduleFlush();
-      }
-      if (socket.bufferedAmount < HIGH_WATER_MARK) {
-        socket.send(data);
-        return;
-      }
-      return new Promise<void>((resolve) => socket.send(data, () => resolve()));
-    };
+    const send: SocketSend = queue
+      ? (data) => queue.send(data)
+      : (data) => {
+        if (socket.readyState !== socket.OPEN) return;
+        const message = typeof data === 'string' ? data : Buffer.concat(data);
+        if (socket.bufferedAmount < HIGH_WATER_MARK) return void socket.send(message);
+        return new Promise<void>((resolve) => socket.send(message, () => resolve()));
+      };
     senders.set(socket, send);
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) => (data.endsWith(ALREADY_SENT_SUFFIX) ? undefined : send(data)),
-        close: (code, reason) => socket.close(code, reason),
+        send,
+        close: (code, reason) => {
+          queue?.flush();
+          socket.close(code, reason);
+        },
         onMessage: (handle) =>
           socket.on('message', async (message) => {
             try {

@@ -82,6 +82,23 @@ export class FeedSubscription implements AsyncIterableIterator<RecordedEvent>, S
     this.end();
   }
 
+  /**
+   * The next event that is already waiting, without waiting or reading: undefined when none is (or
+   * the subscription is closed; `next()` then says how it ended). A consumer that delivers
+   * synchronously drains what a fan-out batch left it in one go, and awaits `next()` only for more.
+   */
+  takeReady(): RecordedEvent | undefined {
+    if (this.closed) return undefined;
+    for (;;) {
+      const event = this.inbox.take();
+      if (!event) return undefined;
+      const position = positionOf(event);
+      if (comparePositions(position, this.delivered) <= 0) continue;
+      this.delivered = position;
+      return event;
+    }
+  }
+
   async next(): Promise<IteratorResult<RecordedEvent>> {
     for (;;) {
       if (this.closed) {
@@ -92,13 +109,8 @@ export class FeedSubscription implements AsyncIterableIterator<RecordedEvent>, S
         }
         return { value: undefined, done: true };
       }
-      const event = this.inbox.take();
-      if (event) {
-        const position = positionOf(event);
-        if (comparePositions(position, this.delivered) <= 0) continue;
-        this.delivered = position;
-        return { value: event, done: false };
-      }
+      const event = this.takeReady();
+      if (event) return { value: event, done: false };
       if (!this.inbox.live) {
         await this.catchUpPage();
         continue;
