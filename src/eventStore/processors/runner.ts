@@ -68,6 +68,9 @@ type Session = {
   readonly controller: AbortController;
 };
 
+/** How long a session that ends waits for the write of its idle position (see writeIdleOnRelease). */
+const RELEASE_WRITE_WAIT_MS = 1000;
+
 /** A failure that ends the session rather than counting as the handler's. */
 const endsSession = (error: unknown, signal: AbortSignal) => error instanceof FencedError || signal.aborted;
 
@@ -247,11 +250,13 @@ export class ProcessorRunner {
     this.idleDue = false;
     await running;
     if (session.fenced) return;
-    try {
-      await this.writeIdle(session);
-    } catch (error) {
-      this.deps.logger.debug('processor could not write its checkpoint as its session ended; the next holder reads what did not match again', { processor: this.name, error });
-    }
+    const written = this.writeIdle(session).catch((error: unknown) =>
+      this.deps.logger.debug('processor could not write its checkpoint as its session ended; the next holder reads what did not match again', { processor: this.name, error }),
+    );
+    // Bounded: it saves the next holder some reading, and must not hold a shutdown up when the database does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([written, new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WRITE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async handleBatch(session: Session, events: readonly RecordedEvent[], next: LogPosition): Promise<void> {
