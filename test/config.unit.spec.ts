@@ -33,7 +33,7 @@ describe('configuration from environment variables', () => {
       corsOrigins: [],
       ops: { port: undefined, host: undefined, token: undefined },
       rabbitMq: undefined,
-      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 },
+      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000, idleCheckpointIntervalMs: 1000 },
       readYourWritesTimeoutMs: 5000,
     });
   });
@@ -64,9 +64,10 @@ describe('configuration from environment variables', () => {
       PROCESSOR_BACKOFF_MS: '10',
       PROCESSOR_BACKOFF_MAX_MS: '1000',
       PROCESSOR_TAKEOVER_INTERVAL_MS: '250',
+      PROCESSOR_IDLE_CHECKPOINT_INTERVAL_MS: '2000',
       READ_YOUR_WRITES_TIMEOUT_MS: '2000',
     });
-    expect(config.processors).toEqual({ batchSize: 50, maxAttempts: 3, backoffMs: 10, backoffMaxMs: 1000, takeoverIntervalMs: 250 });
+    expect(config.processors).toEqual({ batchSize: 50, maxAttempts: 3, backoffMs: 10, backoffMaxMs: 1000, takeoverIntervalMs: 250, idleCheckpointIntervalMs: 2000 });
     expect(config.readYourWritesTimeoutMs).toBe(2000);
     expect(problemsOf({ PROCESSOR_MAX_ATTEMPTS: '0' })).toEqual(['PROCESSOR_MAX_ATTEMPTS must be a whole number from 1 to 1000, got "0"']);
   });
@@ -160,7 +161,7 @@ describe('configuration from environment variables', () => {
       trustProxy: false,
       corsOrigins: [],
       ops: { port: undefined, host: undefined, token: undefined },
-      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 },
+      processors: { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000, idleCheckpointIntervalMs: 1000 },
       readYourWritesTimeoutMs: 5000,
     });
   });

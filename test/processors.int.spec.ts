@@ -326,3 +326,91 @@ describe('shutting down', () => {
     await until(async () => (await admin.query(`select 1 from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)).rowCount === 0, 'the lock to be free');
   });
 });
+
+describe('checkpoints over events a processor does not match', () => {
+  /** Every write of `name`'s checkpoint row from now on, counted by a trigger (claims included). */
+  async function countCheckpointWrites(name: string): Promise<() => Promise<number>> {
+    await admin.query(`create table if not exists checkpoint_writes (name text not null)`);
+    await admin.query(`create or replace function count_checkpoint_write() returns trigger language plpgsql as $$
+      begin insert into checkpoint_writes (name) values (new.name); return new; end $$`);
+    await admin.query(`create or replace trigger checkpoint_writes_counted after update on processor_checkpoints for each row execute function count_checkpoint_write()`);
+    await admin.query(`delete from checkpoint_writes where name = $1`, [name]);
+    return async () => (await admin.query<{ n: number }>(`select count(*)::int as n from checkpoint_writes where name = $1`, [name])).rows[0]!.n;
+  }
+  const listed = async (p: FakeProcess, name: string) => (await p.processors.list()).find((state) => state.name === name)!;
+
+  it('keeps its position in memory over them, writes it with the next batch that matches and when its session ends, and handles nothing twice', async () => {
+    const definition = await countingProcessor('sparse', { filter: { streamTypes: ['sparse'], eventTypes: ['ThingHappened'] } });
+    const one = await startProcess([definition], { idleCheckpointIntervalMs: 60_000 });
+    await until(async () => one.processors.runs('sparse'), 'claimed');
+    const writes = await countCheckpointWrites('sparse');
+
+    const ignored: RecordedEvent[] = [];
+    for (let i = 0; i < 200; i++) ignored.push(...(await one.append(`sparse-${i}`, ['ThingIgnored'])));
+    await until(async () => (await listed(one, 'sparse')).position.globalPosition === ignored.at(-1)!.globalPosition, 'the position passes every ignored event');
+    expect(await writes()).toBe(0);
+    expect((await readCheckpoint(one.orm.em.fork(), 'sparse'))!.position.globalPosition).toBeLessThan(ignored[0]!.globalPosition);
+    expect((await listed(one, 'sparse')).lag.events).toBe(0);
+
+    const [wanted] = await one.append('sparse-wanted', ['ThingHappened']);
+    await until(async () => (await handled('sparse')).length === 1, 'the matching event handled');
+    expect(await writes()).toBe(1);
+    expect((await readCheckpoint(one.orm.em.fork(), 'sparse'))!.position.globalPosition).toBeGreaterThanOrEqual(wanted!.globalPosition);
+
+    const after = await one.append('sparse-after', ['ThingIgnored', 'ThingIgnored']);
+    await until(async () => (await listed(one, 'sparse')).position.globalPosition === after.at(-1)!.globalPosition, 'the position passes the later ignored events');
+    expect(await writes()).toBe(1);
+    await one.stop();
+    expect(await writes()).toBe(2);
+
+    // The next holder starts from there; nothing is handed over twice.
+    const next = await startProcess([definition], { idleCheckpointIntervalMs: 60_000 });
+    await until(async () => next.processors.runs('sparse'), 'claimed again');
+    expect((await readCheckpoint(next.orm.em.fork(), 'sparse'))!.position).toEqual(decodePosition(after.at(-1)!.position));
+    const [more] = await next.append('sparse-more', ['ThingHappened']);
+    await until(async () => (await handled('sparse')).length === 2, 'the next matching event handled');
+    expect((await handled('sparse')).map((r) => [r.event_id, r.times])).toEqual([wanted!, more!].map((e) => [e.id, 1]));
+  });
+
+  it('writes it at most once an interval while commands it does not match keep coming', async () => {
+    const definition = await countingProcessor('quiet', { filter: { streamTypes: ['quiet'], eventTypes: ['ThingHappened'] } });
+    const one = await startProcess([definition], { idleCheckpointIntervalMs: 200 });
+    await until(async () => one.processors.runs('quiet'), 'claimed');
+    const writes = await countCheckpointWrites('quiet');
+    const started = Date.now();
+    const ignored: RecordedEvent[] = [];
+    for (let i = 0; i < 100; i++) ignored.push(...(await one.append(`quiet-${i}`, ['ThingIgnored'])));
+    await until(async () => (await readCheckpoint(one.orm.em.fork(), 'quiet'))!.position.globalPosition === ignored.at(-1)!.globalPosition, 'the stored checkpoint follows');
+    const elapsed = Date.now() - started;
+    expect(await writes()).toBeGreaterThanOrEqual(1);
+    expect(await writes()).toBeLessThanOrEqual(Math.floor(elapsed / 200) + 1);
+    expect(await handled('quiet')).toEqual([]);
+  });
+
+  it('read-your-writes answers at once for a position the processor does not match, in a process that does not run it, and waits for one that a matching event precedes', async () => {
+    let release!: () => void;
+    let gate: Promise<void> | undefined;
+    const definition = await countingProcessor('rare', { readModel: 'rareThings', filter: { streamTypes: ['rare'], eventTypes: ['ThingHappened'] }, gate: () => gate ?? Promise.resolve() });
+    const holder = await startProcess([definition], { idleCheckpointIntervalMs: 60_000 });
+    await until(async () => holder.processors.runs('rare'), 'claimed');
+    const other = await startProcess([definition], { idleCheckpointIntervalMs: 60_000 });
+
+    const [ignored] = await holder.append('rare-1', ['ThingIgnored']);
+    // Its checkpoint is not written for it (not for a minute): the answer comes from the events between.
+    await other.processors.waitFor('rareThings', decodePosition(ignored!.position), 300);
+    await holder.processors.waitFor('rareThings', decodePosition(ignored!.position), 300);
+    expect((await readCheckpoint(other.orm.em.fork(), 'rare'))!.position.globalPosition).toBeLessThan(ignored!.globalPosition);
+
+    // A matching event before the position, not handled yet: the read model is not consistent with it.
+    gate = new Promise((resolve) => (release = resolve));
+    const [wanted] = await holder.append('rare-2', ['ThingHappened']);
+    const [later] = await holder.append('rare-3', ['ThingIgnored']);
+    const stale = await other.processors.waitFor('rareThings', decodePosition(later!.position), 200).catch((error: unknown) => error);
+    expect(stale).toBeInstanceOf(StaleReadError);
+    const waiting = other.processors.waitFor('rareThings', decodePosition(later!.position), 5000);
+    gate = undefined;
+    release();
+    await waiting;
+    expect((await handled('rare')).map((r) => r.event_id)).toEqual([wanted!.id]);
+  });
+});

@@ -52,7 +52,7 @@ export type Config = {
   readonly corsOrigins: readonly string[];
   /** Forwarding to RabbitMQ: on when `RABBITMQ_URL` is set (README, "Forwarding to RabbitMQ"). */
   readonly rabbitMq: RabbitMqSettings | undefined;
-  /** `PROCESSOR_BATCH_SIZE`, `PROCESSOR_MAX_ATTEMPTS`, `PROCESSOR_BACKOFF_MS`, `PROCESSOR_BACKOFF_MAX_MS`, `PROCESSOR_TAKEOVER_INTERVAL_MS` */
+  /** `PROCESSOR_BATCH_SIZE`, `PROCESSOR_MAX_ATTEMPTS`, `PROCESSOR_BACKOFF_MS`, `PROCESSOR_BACKOFF_MAX_MS`, `PROCESSOR_TAKEOVER_INTERVAL_MS`, `PROCESSOR_IDLE_CHECKPOINT_INTERVAL_MS` */
   readonly processors: ProcessorSettings;
   /** `READ_YOUR_WRITES_TIMEOUT_MS`: how long a query with `consistentWith` waits for its read model. */
   readonly readYourWritesTimeoutMs: number;
@@ -239,6 +239,9 @@ const variables = z.object({
   PROCESSOR_TAKEOVER_INTERVAL_MS: wholeNumber(50, 600_000)
     .default(PROCESSOR_DEFAULTS.takeoverIntervalMs)
     .describe('How often a process tries to take the lock of a processor no process runs: how soon it takes over from one that died.'),
+  PROCESSOR_IDLE_CHECKPOINT_INTERVAL_MS: wholeNumber(10, 600_000)
+    .default(PROCESSOR_DEFAULTS.idleCheckpointIntervalMs)
+    .describe('How often at most a processor writes a checkpoint that moved only past events it does not match (kept in memory meanwhile).'),
   READ_YOUR_WRITES_TIMEOUT_MS: wholeNumber(0, 600_000)
     .default(DEFAULT_READ_YOUR_WRITES_TIMEOUT_MS)
     .describe('How long a query with consistentWith waits for its asynchronous read model before answering StaleReadError.'),
@@ -315,6 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
       backoffMs: v.PROCESSOR_BACKOFF_MS,
       backoffMaxMs: v.PROCESSOR_BACKOFF_MAX_MS,
       takeoverIntervalMs: v.PROCESSOR_TAKEOVER_INTERVAL_MS,
+      idleCheckpointIntervalMs: v.PROCESSOR_IDLE_CHECKPOINT_INTERVAL_MS,
     },
     readYourWritesTimeoutMs: v.READ_YOUR_WRITES_TIMEOUT_MS,
   };

@@ -54,7 +54,12 @@ export async function subscribeAfter(
   cursor: string | undefined,
   filter: LogFilter,
 ): Promise<FeedSubscription> {
-  if (cursor === undefined) return ctx.feed.subscribe({ filter });
+  if (cursor === undefined) {
+    // "From now" means after what committed before the subscription was asked for: the follower is
+    // brought up to then first, since its position may still trail a commit of a moment ago.
+    if (ctx.feed.connected) await ctx.feed.pump();
+    return ctx.feed.subscribe({ filter });
+  }
   const after = decodePosition(cursor, 'after');
   const subscription = ctx.feed.subscribe({ after, filter });
   if (isLogStart(after)) return subscription;

@@ -1,7 +1,7 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../core/errors.ts';
 import { type Identity, isAdmin } from '../core/identity.ts';
 import { isUuid } from '../core/ids.ts';
-import { decodePosition, encodePosition } from '../eventStore/log/position.ts';
+import { decodePosition, encodePosition, LOG_START } from '../eventStore/log/position.ts';
 import { readEvent } from '../eventStore/log/read.ts';
 import type { ParkedEvent } from '../eventStore/processors/processorStore.ts';
 import type { ProcessorState } from '../eventStore/processors/processors.ts';
@@ -175,8 +175,10 @@ export function registerProcessors(builder: Builder): void {
       resolve: async (_root, { input }, ctx) => {
         const refusal = adminRefusal(ctx.identity, input.processor);
         if (refusal) throw refusal;
-        await ctx.processors.reset(input.processor, input.to != null ? decodePosition(input.to, 'to') : undefined);
-        return processorState(ctx, input.processor);
+        const to = input.to != null ? decodePosition(input.to, 'to') : LOG_START;
+        await ctx.processors.reset(input.processor, to);
+        // Where the reset put it: the holder may already have read on by the time the state is read.
+        return { ...(await processorState(ctx, input.processor)), position: to };
       },
     }),
   );

@@ -204,6 +204,37 @@ export async function countParked(em: EntityManager): Promise<Map<string, number
   return new Map(rows.map((row) => [row.processor, row.n]));
 }
 
+/**
+ * Whether a processor's read model is consistent with `position`: its stored checkpoint has passed
+ * it, or no event the processor matches lies between the checkpoint and it and it is final (below
+ * the horizon, see readLog: nothing can still commit before it). The second is how a position the
+ * processor never handles (another aggregate's command) is answered at once, from any process,
+ * while its holder keeps its checkpoint over such events in memory (see ProcessorRunner.advanceIdle).
+ * One probe of the (event_type | stream_type, transaction_id, global_position) index: the position
+ * bounds seek into it, however far apart the two are.
+ */
+export async function readConsistency(em: EntityManager, name: string, position: LogPosition, filter: LogFilter): Promise<{ checkpoint: LogPosition; consistent: boolean }> {
+  const params: unknown[] = [name, ...pos(position)];
+  const conditions = [
+    '(e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)',
+    '(e.transaction_id, e.global_position) <= ($2::text::xid8, $3::bigint)',
+  ];
+  if (filter.streamTypes !== undefined) conditions.push(`e.stream_type = any($${params.push(filter.streamTypes)}::text[])`);
+  if (filter.types !== undefined) conditions.push(`e.event_type = any($${params.push(filter.types)}::text[])`);
+  const [row] = await query<{ transaction_id: string; global_position: string; consistent: boolean }>(
+    em,
+    `select c.transaction_id::text, c.global_position::text,
+            (c.transaction_id, c.global_position) >= ($2::text::xid8, $3::bigint)
+            or ($2::text::xid8 < pg_snapshot_xmin(pg_current_snapshot()) and not exists (select 1 from events e where ${conditions.join(' and ')})) as consistent
+     from processor_checkpoints c where c.name = $1`,
+    params,
+    // A generic plan does not know how rare the filtered types are and scans the log for a match.
+    { planEachCall: filter.streamTypes !== undefined || filter.types !== undefined },
+  );
+  if (!row) return { checkpoint: LOG_START, consistent: false };
+  return { checkpoint: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) }, consistent: row.consistent };
+}
+
 export type ProcessorLag = {
   /** Matching events after the checkpoint (capped at LAG_COUNT_CAP). */
   readonly events: number;

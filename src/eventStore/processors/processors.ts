@@ -19,9 +19,9 @@ import {
   ensureCheckpoints,
   listParked,
   type ParkedEvent,
-  readCheckpoint,
   readCheckpoints,
   readParked,
+  readConsistency,
   readProcessorLag,
   setParkedStatus,
 } from './processorStore.ts';
@@ -34,7 +34,7 @@ export type ProcessorSettings = RunnerSettings & {
 
 const DEADLOCK_DETECTED = '40P01';
 
-export const PROCESSOR_DEFAULTS: ProcessorSettings = { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000 };
+export const PROCESSOR_DEFAULTS: ProcessorSettings = { batchSize: 500, maxAttempts: 5, backoffMs: 200, backoffMaxMs: 30_000, takeoverIntervalMs: 1000, idleCheckpointIntervalMs: 1000 };
 
 export type ProcessorsOptions = {
   readonly definitions: readonly ProcessorDefinition[];
@@ -67,7 +67,13 @@ export type ProcessorState = {
 /** Per-processor figures this process has seen, for /metrics. */
 export type ProcessorCounters = { failures: number; parked: number };
 
-type Waiter = { readonly name: string; readonly position: LogPosition; readonly resolve: () => void };
+type Waiter = {
+  readonly name: string;
+  readonly position: LogPosition;
+  readonly resolve: () => void;
+  /** Asks the database again whether the read model is consistent with the position (see readConsistency). */
+  readonly recheck: () => void;
+};
 
 /**
  * Every processor of the app, in one process. Each process tries to take each processor's lock;
@@ -124,7 +130,7 @@ export class Processors {
             failed: (name) => this.counters.get(name)!.failures++,
             parked: (name) => this.counters.get(name)!.parked++,
             progressed: (name, position, wrote) => {
-              this.progressed(name, position);
+              this.progressed(name, position, false);
               // Events committed while that transaction ran were invisible to the follower until it ended.
               if (wrote) void options.feed.pump();
             },
@@ -138,7 +144,7 @@ export class Processors {
       logger: options.logger,
       onProgress: (payload) => {
         const [name, t, g] = payload.split(' ');
-        if (name && t && g) this.progressed(name, { transactionId: BigInt(t), globalPosition: BigInt(g) });
+        if (name && t && g) this.progressed(name, { transactionId: BigInt(t), globalPosition: BigInt(g) }, true);
       },
       onControl: (name) => {
         if (this.runners.get(name)?.active) void this.reclaim(name);
@@ -202,30 +208,58 @@ export class Processors {
   // ---- Read-your-writes ---------------------------------------------------------------------
 
   /**
-   * Waits until the processor keeping `readModel` has passed `position`, woken by its progress
-   * (from whichever process runs it), at most `timeoutMs`; else a StaleReadError with where it is.
+   * Waits until the read model kept by `readModel`'s processor is consistent with `position`, at
+   * most `timeoutMs`; else a StaleReadError with where its checkpoint is. Consistent: the checkpoint
+   * has passed it, or no event the processor matches lies between the two (readConsistency). The
+   * latter answers a position the processor never handles at once, from any process, although its
+   * holder writes its checkpoint over such events only now and then (see ProcessorRunner.advanceIdle).
+   * Otherwise the wait is woken by the processor's progress: in this process by its runner, from
+   * another by the NOTIFY each checkpoint write sends, after which the database is asked again when
+   * the checkpoint it names is short of the position (the events in between may not match); and
+   * once more when this process's follower has passed the position, which is then final.
    */
   async waitFor(readModel: string, position: LogPosition, timeoutMs: number): Promise<void> {
     const definition = this.definitions.find((d) => d.readModel === readModel);
     if (!definition) throw new Error(`no processor keeps the read model ${readModel}`);
     const name = definition.name;
+    const filter = this.runners.get(name)!.filter;
+    const check = () => readConsistency(this.options.em.fork(), name, position, filter);
     let resolve!: () => void;
     const passed = new Promise<void>((r) => (resolve = r));
-    const waiter: Waiter = { name, position, resolve };
-    // Listening before reading the checkpoint, so progress in between is not missed.
+    let checking = false;
+    let checkAgain = false;
+    const recheck = () => {
+      if (checking) return void (checkAgain = true);
+      checking = true;
+      void (async () => {
+        do {
+          checkAgain = false;
+          if ((await check()).consistent) resolve();
+        } while (checkAgain);
+      })()
+        // A failed check leaves the wait to the next progress, or to the last check at the timeout.
+        .catch((error: unknown) => this.options.logger.debug('read-your-writes could not check a read model', { processor: name, error }))
+        .finally(() => (checking = false));
+    };
+    const waiter: Waiter = { name, position, resolve, recheck };
+    // Listening before the first check, so progress in between is not missed.
     this.waiters.add(waiter);
+    const stopWatching = this.options.feed.onAdvance((followed) => {
+      if (comparePositions(followed, position) < 0) return;
+      stopWatching();
+      if (!this.runs(name)) recheck();
+    });
     let timer: NodeJS.Timeout | undefined;
     try {
-      const stored = await readCheckpoint(this.options.em.fork(), name);
-      if (stored && comparePositions(stored.position, position) >= 0) return;
+      if ((await check()).consistent) return;
       const timedOut = await Promise.race([passed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
       if (!timedOut) return;
-      const now = await readCheckpoint(this.options.em.fork(), name);
-      const current = now?.position ?? LOG_START;
-      if (comparePositions(current, position) >= 0) return;
-      throw new StaleReadError(readModel, encodePosition(current), timeoutMs);
+      const now = await check();
+      if (now.consistent) return;
+      throw new StaleReadError(readModel, encodePosition(now.checkpoint), timeoutMs);
     } finally {
       clearTimeout(timer);
+      stopWatching();
       this.waiters.delete(waiter);
     }
   }
@@ -234,18 +268,24 @@ export class Processors {
 
   async list(): Promise<ProcessorState[]> {
     const em = this.options.em.fork();
-    const [checkpoints, held, parked] = await Promise.all([readCheckpoints(em), this.heldNames(em), countParked(em)]);
+    const [checkpoints, locked, parked] = await Promise.all([readCheckpoints(em), this.heldNames(em), countParked(em)]);
     const now = this.options.clock.now().getTime();
     return Promise.all(
       this.definitions.map(async (definition) => {
         const checkpoint = checkpoints.get(definition.name);
-        const position = checkpoint?.position ?? LOG_START;
-        const lag = await readProcessorLag(em, position, this.runners.get(definition.name)!.filter);
+        const runner = this.runners.get(definition.name)!;
+        // The holder's position runs ahead of the stored one over events it does not match (see
+        // ProcessorRunner.advanceIdle); under the same epoch nothing (no reset) has moved it since.
+        // Elsewhere the stored one is at most that interval behind, and the lag, counting only
+        // matching events, is the same from either.
+        const held = runner.progress;
+        const position = held && checkpoint && held.epoch === checkpoint.epoch && comparePositions(held.position, checkpoint.position) > 0 ? held.position : (checkpoint?.position ?? LOG_START);
+        const lag = await readProcessorLag(em, position, runner.filter);
         return {
           name: definition.name,
           delivery: definition.delivery,
           readModel: definition.readModel ?? null,
-          status: checkpoint?.status === 'stopped' ? 'STOPPED' : held.has(definition.name) ? 'RUNNING' : 'UNCLAIMED',
+          status: checkpoint?.status === 'stopped' ? 'STOPPED' : locked.has(definition.name) ? 'RUNNING' : 'UNCLAIMED',
           position,
           owner: checkpoint?.owner ?? null,
           lag: { events: lag.events, seconds: lag.oldestRecordedAt ? Math.max(0, (now - lag.oldestRecordedAt.getTime()) / 1000) : 0 },
@@ -384,7 +424,7 @@ export class Processors {
         const checkpoint = await bumpEpoch(client, name, this.options.clock.now(), this.owner);
         // Stopped while the claim ran: a session now would outlive stop() and use the pool after it closed.
         if (this.stopped) return;
-        this.progressed(name, checkpoint.position);
+        this.progressed(name, checkpoint.position, false);
         runner.claimed(checkpoint);
       } catch (error) {
         // Ending the lock connection is how stop fails a claim in flight: nothing to report, nothing to let go.
@@ -400,9 +440,14 @@ export class Processors {
     return settled;
   }
 
-  private progressed(name: string, position: LogPosition): void {
+  /** `told`: a checkpoint write's NOTIFY (from any process), rather than this process's runner. */
+  private progressed(name: string, position: LogPosition, told: boolean): void {
+    const local = this.runs(name);
     for (const waiter of this.waiters) {
-      if (waiter.name === name && comparePositions(position, waiter.position) >= 0) waiter.resolve();
+      if (waiter.name !== name) continue;
+      if (comparePositions(position, waiter.position) >= 0) waiter.resolve();
+      // Short of it, the events in between may match nothing; the runner of this process gets there by itself.
+      else if (told && !local) waiter.recheck();
     }
   }
 }

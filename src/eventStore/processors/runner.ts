@@ -16,6 +16,12 @@ export type RunnerSettings = {
   /** The pause after the first failure; it doubles after each next one, up to `backoffMaxMs`. */
   readonly backoffMs: number;
   readonly backoffMaxMs: number;
+  /**
+   * How long a checkpoint that moved only past events the processor does not match may stay in
+   * memory before it is written: at most one write per interval for those, however many commands
+   * the rest of the system runs.
+   */
+  readonly idleCheckpointIntervalMs: number;
 };
 
 /** What a runner tells the host (and /metrics) of. */
@@ -46,12 +52,24 @@ export type RunnerDeps = {
 
 type Session = {
   epoch: bigint;
+  /** How far the processor has read: everything matching up to here is handled. */
   position: LogPosition;
+  /**
+   * The checkpoint as this session last wrote (or claimed) it. Between it and `position` lies no
+   * event the processor matches (it moves ahead of it only over empty pages), which is why leaving
+   * it behind is safe: see `advanceIdle`.
+   */
+  stored: LogPosition;
+  /** The session was fenced: it writes nothing more, not even on release. */
+  fenced: boolean;
   status: CheckpointStatus;
   /** Retries an admin asked for are looked up once a session: asking for one makes the holder claim again (see Processors.change). */
   retriesTaken: boolean;
   readonly controller: AbortController;
 };
+
+/** How long a session that ends waits for the write of its idle position (see writeIdleOnRelease). */
+const RELEASE_WRITE_WAIT_MS = 1000;
 
 /** A failure that ends the session rather than counting as the handler's. */
 const endsSession = (error: unknown, signal: AbortSignal) => error instanceof FencedError || signal.aborted;
@@ -72,6 +90,9 @@ export class ProcessorRunner {
   private running: Promise<void> | undefined;
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Set while an idle position waits to be written; when it fires, the next run writes it. */
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idleDue = false;
 
   constructor(definition: ProcessorDefinition, deps: RunnerDeps) {
     this.definition = definition;
@@ -91,9 +112,31 @@ export class ProcessorRunner {
     return this.session !== undefined && !this.session.controller.signal.aborted;
   }
 
+  /**
+   * Where this runner has read to, under which epoch, while it holds a claim: ahead of the stored
+   * checkpoint by events it does not match, for up to `idleCheckpointIntervalMs`.
+   */
+  get progress(): { readonly epoch: bigint; readonly position: LogPosition } | undefined {
+    const session = this.session;
+    return session && !session.controller.signal.aborted ? { epoch: session.epoch, position: session.position } : undefined;
+  }
+
   /** Starts a session from a fresh claim of the checkpoint (the lock is held; the epoch is ours). */
   claimed(checkpoint: Checkpoint): void {
-    this.session = { epoch: checkpoint.epoch, position: checkpoint.position, status: checkpoint.status, retriesTaken: false, controller: new AbortController() };
+    const session: Session = {
+      epoch: checkpoint.epoch,
+      position: checkpoint.position,
+      stored: checkpoint.position,
+      fenced: false,
+      status: checkpoint.status,
+      retriesTaken: false,
+      controller: new AbortController(),
+    };
+    this.session = session;
+    // A session that ends (shutdown, a lost lock, a new claim) writes its idle position last, so
+    // the next holder does not read those events again. release() aborts first and then awaits
+    // `running`, which this joins; a write that fails or is fenced only means they are read again.
+    session.controller.signal.addEventListener('abort', () => this.follow(this.writeIdleOnRelease(session, this.running)), { once: true });
     this.deps.logger.info('processor claimed', { processor: this.name, epoch: checkpoint.epoch.toString(), status: checkpoint.status });
     this.wake();
   }
@@ -114,11 +157,17 @@ export class ProcessorRunner {
       this.again = true;
       return;
     }
-    this.running = this.run(session).finally(() => {
-      this.running = undefined;
+    this.follow(this.run(session));
+  }
+
+  /** Makes `work` what release() awaits, until it is done. */
+  private follow(work: Promise<void>): void {
+    const running: Promise<void> = work.finally(() => {
+      if (this.running === running) this.running = undefined;
       // A wake-up between the run's last check and here would otherwise be lost until the log moves again.
       if (this.again) this.wake();
     });
+    this.running = running;
   }
 
   private async run(session: Session): Promise<void> {
@@ -131,9 +180,14 @@ export class ProcessorRunner {
           session.retriesTaken = true;
         }
         await this.catchUp(session);
+        if (this.idleDue && !signal.aborted) {
+          await this.writeIdle(session);
+          this.idleDue = false;
+        }
       } while (this.again && !signal.aborted);
     } catch (error) {
       if (error instanceof FencedError) {
+        session.fenced = true;
         if (this.session === session) this.deps.fenced(this.name);
         return;
       }
@@ -155,9 +209,54 @@ export class ProcessorRunner {
       const page = await this.deps.readBatch(this.deps.em.fork(), session.position, target, this.filter, batchSize);
       // A short page read everything that matches up to the target, which is final (readLog's horizon): the checkpoint may pass it.
       const next = page.events.length < batchSize ? target : page.next;
-      if (page.events.length === 0) await this.commit(session, [], next);
+      if (page.events.length === 0) this.advanceIdle(session, next);
       else await this.handleBatch(session, page.events, next);
     }
+  }
+
+  /**
+   * Nothing matched up to `next`: the processor is there, but its checkpoint is not written now.
+   * Writing it on every advance of the follower cost one more write transaction per processor for
+   * every command anywhere in the system, and each held back every reader of the log while it was
+   * open (it takes a transaction id; see readLog). So it stays in memory and is written at most once
+   * every `idleCheckpointIntervalMs`, when the session ends, and with the next batch that matched
+   * (whose checkpoint update moves it past these events anyway). Losing it in a crash loses
+   * nothing: the next holder reads these events again from the stored checkpoint, none of them
+   * matches, and none is handed to the handler, so exactly-once and at-least-once are unchanged.
+   * Read-your-writes does not wait for it either: see Processors.waitFor.
+   */
+  private advanceIdle(session: Session, next: LogPosition): void {
+    session.position = next;
+    this.deps.observer.progressed(this.name, next);
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.idleDue = true;
+      this.wake();
+    }, this.deps.settings.idleCheckpointIntervalMs);
+    this.idleTimer.unref();
+  }
+
+  /** Writes the idle position, if the session is ahead of what it stored. */
+  private async writeIdle(session: Session): Promise<void> {
+    if (comparePositions(session.position, session.stored) <= 0) return;
+    await this.commit(session, [], session.position);
+  }
+
+  /** After `running` (a run under way), the idle position of a session that ends; never throws. */
+  private async writeIdleOnRelease(session: Session, running: Promise<void> | undefined): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.idleDue = false;
+    await running;
+    if (session.fenced) return;
+    const written = this.writeIdle(session).catch((error: unknown) =>
+      this.deps.logger.debug('processor could not write its checkpoint as its session ended; the next holder reads what did not match again', { processor: this.name, error }),
+    );
+    // Bounded: it saves the next holder some reading, and must not hold a shutdown up when the database does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([written, new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WRITE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async handleBatch(session: Session, events: readonly RecordedEvent[], next: LogPosition): Promise<void> {
@@ -208,6 +307,7 @@ export class ProcessorRunner {
       await parkEvent(tx, this.name, event, { error: describe(failure.error), attempts: failure.attempts, firstFailedAt: failure.firstFailedAt, lastFailedAt: now });
     });
     session.position = position;
+    session.stored = position;
     if (stop) session.status = 'stopped';
     this.deps.observer.parked(this.name);
     this.deps.observer.progressed(this.name, position);
@@ -247,6 +347,7 @@ export class ProcessorRunner {
       await this.deps.em.fork().transactional(moveCheckpoint);
     }
     if (!onlyForward || comparePositions(next, session.position) > 0) session.position = next;
+    if (!onlyForward || comparePositions(next, session.stored) > 0) session.stored = next;
     if (onlyForward) session.status = 'running';
     this.deps.observer.progressed(this.name, session.position, events.length > 0);
   }
@@ -288,6 +389,7 @@ export class ProcessorRunner {
         await advanceCheckpoint(tx, this.name, session.epoch, session.position, now, stop ? { status: 'stopped' } : {});
         await parkEvent(tx, this.name, event, { error: describe(error), attempts, firstFailedAt: firstFailedAt!, lastFailedAt: now });
       });
+      session.stored = session.position;
       if (stop) session.status = 'stopped';
       this.deps.observer.parked(this.name);
     }
