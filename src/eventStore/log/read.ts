@@ -277,8 +277,16 @@ async function readReadableHistory(
   conditions.push(VISIBLE_HORIZON);
   if (filter.correlationId !== undefined) conditions.push(`metadata->>'correlationId' = $${params.push(filter.correlationId)}`);
   if (filter.actor !== undefined) conditions.push(`metadata->>'actor' = $${params.push(filter.actor)}`);
-  if (filter.from !== undefined) conditions.push(`recorded_at >= $${params.push(filter.from)}::timestamptz`);
-  if (filter.to !== undefined) conditions.push(`recorded_at < $${params.push(filter.to)}::timestamptz`);
+  // A page after a cursor from the same window starts inside it, so the commit-order walk finds it
+  // at once. Given the window as plain conditions, PostgreSQL estimates its share of the type's
+  // events as if the window were spread over the whole log, and sometimes collected every event of
+  // the type after the cursor to sort them (a bitmap of 33,000 rows, 10-20 ms). Inside a CASE it
+  // counts half of them as matching, and walks. Only a first page, with no cursor, lets it seek the
+  // window by its recorded_at index.
+  const window: string[] = [];
+  if (filter.from !== undefined) window.push(`recorded_at >= $${params.push(filter.from)}::timestamptz`);
+  if (filter.to !== undefined) window.push(`recorded_at < $${params.push(filter.to)}::timestamptz`);
+  if (window.length > 0) conditions.push(request.after || request.before ? `(case when ${window.join(' and ')} then true end)` : window.join(' and '));
   const where = conditions.join(' and ');
   const commitOrder = `order by transaction_id ${order}, global_position ${order} limit $1`;
 
