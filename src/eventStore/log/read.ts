@@ -249,7 +249,9 @@ async function readReadableHistory(
     if (group.streams === 0) continue;
     const entry = byStreamType.get(group.stream_type) ?? { readers: [], eventTypes: group.event_types, many: false };
     entry.readers.push(group.reader);
-    entry.many ||= group.streams > FEW_READABLE_STREAMS;
+    // A correlation id matches a handful of events, whoever reads them: walking its index is cheaper
+    // than probing each of the caller's streams.
+    entry.many ||= group.streams > FEW_READABLE_STREAMS || filter.correlationId !== undefined;
     byStreamType.set(group.stream_type, entry);
   }
   if (byStreamType.size === 0) return [];
