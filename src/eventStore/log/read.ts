@@ -304,12 +304,13 @@ async function readReadableHistory(
     // keeps PostgreSQL from turning it into a join that starts from the readers' thousands of
     // streams (which it did, estimating a twentieth of them: 190 ms for everyone's counters).
     const theirs = `exists (select 1 from stream_readers sr where sr.stream_id = events.stream_id and sr.reader = any($${typeReadersParam}::text[]) offset 0)`;
-    // As readHistory does for several types: one branch per event type, each read in commit order
-    // from its own index range, so no branch sorts what lies before the page.
-    // Streams of no known type: any type the filter names, checked on the events (the slow plan,
-    // left only for what an earlier release recorded).
+    // Streams of no known type: whatever type the filter names, checked on the events (the plan of
+    // the plain semi-join, left only for what an earlier release recorded).
     const ofType =
       eventTypes === null ? (filter.streamType === undefined ? 'true' : `stream_type = $${params.push(filter.streamType)}`) : `stream_type = $${params.push(streamType)}`;
+    // As readHistory does for several types: one branch per event type (of those that occur in this
+    // stream type), each read in commit order from its own index range, so none sorts what lies
+    // before the page.
     if (types === undefined) {
       parts.push(`(select ${EVENT_COLUMNS} from events where ${ofType} and ${where} and ${theirs} ${commitOrder})`);
     } else {
