@@ -57,13 +57,14 @@ export async function preloadEvents(url: string, total: number, perTransaction: 
     // Who may read each stream, as the policies' appends record it: a cart its customer and support,
     // a counter every signed-in caller. History with a customer's token joins on this.
     await client.query(`
-      insert into stream_readers (stream_id, reader)
-      select stream_id, reader from (
-        select stream_id, 'sub:' || (data->>'customerId') as reader from events where event_type = 'CartOpened'
-        union all select stream_id, 'role:support' from events where event_type = 'CartOpened'
-        union all select distinct stream_id, 'authenticated' from events where stream_type = 'Counter'
+      insert into stream_readers (stream_id, reader, stream_type)
+      select stream_id, reader, stream_type from (
+        select stream_id, 'sub:' || (data->>'customerId') as reader, stream_type from events where event_type = 'CartOpened'
+        union all select stream_id, 'role:support', stream_type from events where event_type = 'CartOpened'
+        union all select distinct stream_id, 'authenticated', stream_type from events where stream_type = 'Counter'
       ) as readers
       on conflict do nothing`);
+    await client.query('insert into event_stream_types (event_type, stream_type) select distinct event_type, stream_type from events');
     await client.query('vacuum (analyze) events');
     await client.query('vacuum (analyze) stream_readers');
     await client.query('checkpoint');

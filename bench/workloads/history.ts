@@ -8,8 +8,10 @@ import { Samples, summarize, type LatencySummary } from '../lib/stats.ts';
 export type HistoryFilter = { streamId?: string; streamType?: string; types?: string[] };
 /** `as`: a customer's subject, for pages read with that customer's token (and, raw, their readers). */
 export type HistoryQuery = { after: { transactionId: string; globalPosition: string }; filter?: HistoryFilter; as?: string };
-export type FilterName = 'none' | 'streamId' | 'streamType' | 'types' | 'customer';
-export const FILTERS: FilterName[] = ['none', 'streamId', 'streamType', 'types', 'customer'];
+export type FilterName = 'none' | 'streamId' | 'streamType' | 'types' | 'customer' | 'customerCarts' | 'customerCheckouts';
+export const FILTERS: FilterName[] = ['none', 'streamId', 'streamType', 'types', 'customer', 'customerCarts', 'customerCheckouts'];
+/** The cells read with the customer's token: their readable streams are a few carts among everyone's and every counter. */
+export const CUSTOMER_FILTERS: ReadonlySet<FilterName> = new Set(['customer', 'customerCarts', 'customerCheckouts']);
 
 /** The customer whose token reads the `customer` cell: the preload gives them 90 carts, and every counter is theirs to see. */
 export const BENCH_CUSTOMER = 'customer-7';
@@ -19,7 +21,9 @@ const customerReaders = (subject: string) => ['authenticated', `sub:${subject}`,
 /**
  * `count` random starting points per filter, all in the last 90 % of the log ("deep"): no filter,
  * the stream of the event at that point, the rarer stream type (Counter, 10 % of the preload) and
- * a rarer event type (CartCheckedOut, 9 %), and everything one customer may see, read with their token.
+ * a rarer event type (CartCheckedOut, 9 %), and everything one customer may see, read with their token,
+ * unfiltered, filtered to carts and filtered to checkouts (the filters under which a customer's
+ * streams are rare among the filter's events).
  */
 export async function historyQueries(url: string, count: number): Promise<Record<FilterName, HistoryQuery[]>> {
   const client = new pg.Client({ connectionString: url });
@@ -30,13 +34,17 @@ export async function historyQueries(url: string, count: number): Promise<Record
     const wanted = Array.from({ length: count * FILTERS.length }, () => Math.floor(max * 0.1 + Math.random() * max * 0.9));
     const { rows } = await client.query<{ t: string; g: string; stream_id: string }>(
       'select transaction_id::text as t, global_position::text as g, stream_id from events where global_position = any($1::bigint[])', [wanted]);
-    const queries = { none: [], streamId: [], streamType: [], types: [], customer: [] } as Record<FilterName, HistoryQuery[]>;
+    const queries = Object.fromEntries(FILTERS.map((name) => [name, []])) as unknown as Record<FilterName, HistoryQuery[]>;
     rows.forEach((row, index) => {
       const name = FILTERS[index % FILTERS.length]!;
       const after = { transactionId: row.t, globalPosition: row.g };
       const filter: HistoryFilter | undefined =
-        name === 'streamId' ? { streamId: row.stream_id } : name === 'streamType' ? { streamType: 'Counter' } : name === 'types' ? { types: ['CartCheckedOut'] } : undefined;
-      queries[name].push({ after, ...(filter ? { filter } : {}), ...(name === 'customer' ? { as: BENCH_CUSTOMER } : {}) });
+        name === 'streamId' ? { streamId: row.stream_id }
+        : name === 'streamType' ? { streamType: 'Counter' }
+        : name === 'customerCarts' ? { streamType: 'Cart' }
+        : name === 'types' || name === 'customerCheckouts' ? { types: ['CartCheckedOut'] }
+        : undefined;
+      queries[name].push({ after, ...(filter ? { filter } : {}), ...(CUSTOMER_FILTERS.has(name) ? { as: BENCH_CUSTOMER } : {}) });
     });
     return queries;
   } finally {

@@ -6,7 +6,8 @@ import { Migration20261123020000_history_indexes } from './migrations/Migration2
 import { Migration20261123020100_commands } from './migrations/Migration20261123020100_commands.ts';
 import { Migration20261201000000_stream_readers } from './migrations/Migration20261201000000_stream_readers.ts';
 import { Migration20261202060000_drop_stream_commit_index } from './migrations/Migration20261202060000_drop_stream_commit_index.ts';
-import { StreamReaderRecord } from './access/streamReaderRecord.ts';
+import { Migration20261202080000_reader_stream_types } from './migrations/Migration20261202080000_reader_stream_types.ts';
+import { EventStreamTypeRecord, StreamReaderRecord } from './access/streamReaderRecord.ts';
 import { Migration20261202010000_processors } from './migrations/Migration20261202010000_processors.ts';
 import { Migration20261202020000_snapshots } from './migrations/Migration20261202020000_snapshots.ts';
 import { Migration20261202030000_projection_versions } from './migrations/Migration20261202030000_projection_versions.ts';
@@ -26,6 +27,7 @@ export const eventStoreEntities: readonly EntitySchema<any, any>[] = [
   EventRecord,
   CommandRecord,
   StreamReaderRecord,
+  EventStreamTypeRecord,
   ProcessorCheckpointRecord,
   ProcessorParkedRecord,
   SnapshotRecord,
@@ -44,6 +46,7 @@ export const eventStoreMigrations: readonly MigrationObject[] = [
   { name: 'Migration20261202030000_projection_versions', class: Migration20261202030000_projection_versions },
   { name: 'Migration20261202050000_log_rebases', class: Migration20261202050000_log_rebases },
   { name: 'Migration20261202060000_drop_stream_commit_index', class: Migration20261202060000_drop_stream_commit_index },
+  { name: 'Migration20261202080000_reader_stream_types', class: Migration20261202080000_reader_stream_types },
 ];
 
 /**

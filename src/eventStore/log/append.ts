@@ -40,7 +40,6 @@ const APPEND_CTES = `
     returning global_position, transaction_id, stream_version
   )`;
 const APPEND_RESULT = `select global_position, transaction_id, stream_version from inserted order by stream_version`;
-const APPEND_SQL = `${APPEND_CTES} ${APPEND_RESULT}`;
 
 /** True inside the append statement when the events were inserted; guards writes riding along. */
 export const APPENDED = 'exists (select 1 from inserted)';
@@ -70,9 +69,15 @@ export async function appendToStream(em: EntityManager, request: AppendRequest, 
   const bind: Bind = (value, columnType) => `$${params.push(value)}::${columnType}`;
   const extra = rideAlong?.(bind) ?? [];
   if (request.newReaders && request.newReaders.length > 0) {
-    extra.push(`insert into stream_readers (stream_id, reader) select $1, reader from unnest(${bind(request.newReaders, 'text[]')}) as reader where ${APPENDED} on conflict do nothing`);
+    extra.push(`insert into stream_readers (stream_id, reader, stream_type) select $1, reader, $2 from unnest(${bind(request.newReaders, 'text[]')}) as reader where ${APPENDED} on conflict do nothing`);
   }
-  const sql = extra.length === 0 ? APPEND_SQL : `${APPEND_CTES}, ${extra.map((write, i) => `write_${i} as (${write})`).join(', ')} ${APPEND_RESULT}`;
+  // Which stream types each event type occurs in, for history (see readHistory): once a pair is
+  // known this probes its index and writes nothing. (Not ON CONFLICT: see the migration 20261202080000.)
+  extra.push(
+    `insert into event_stream_types (event_type, stream_type) select distinct type, $2 from unnest($4::text[]) as type
+     where ${APPENDED} and not exists (select 1 from event_stream_types known where known.event_type = type and known.stream_type = $2)`,
+  );
+  const sql = `${APPEND_CTES}, ${extra.map((write, i) => `write_${i} as (${write})`).join(', ')} ${APPEND_RESULT}`;
   let rows: AppendedRow[];
   try {
     rows = await query<AppendedRow>(em, sql, params);
