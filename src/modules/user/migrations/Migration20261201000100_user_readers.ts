@@ -2,13 +2,12 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * Who may read the users written before streams recorded their readers (see the event store's
- * stream_readers migration): the same readers the user policy gives them now, with
- * their stream type (the event store's migrations, which add that column, run before any module's).
+ * stream_readers migration): the same readers the user policy gives them now.
  */
 export class Migration20261201000100_user_readers extends Migration {
   override name = 'Migration20261201000100_user_readers';
 
   override up(): void {
-    this.addSql(`insert into stream_readers (stream_id, reader, stream_type) select id, 'sub:' || id, 'User' from users on conflict do nothing`);
+    this.addSql(`insert into stream_readers (stream_id, reader) select id, 'sub:' || id from users on conflict do nothing`);
   }
 }
