@@ -57,6 +57,22 @@ export async function commandsFamily(ctx: FamilyContext): Promise<FamilyResult> 
       }
     }
   };
+  /**
+   * Two workloads cell by cell, each C of each run: a busy moment of the shared machine (another
+   * process's burst lasts seconds) then hits both alike, as with the raw limits below, instead of
+   * whichever kind ran all its cells in that window. The second run swaps the order, so neither
+   * kind always runs right after the other's heaviest cell (C=32) or first on a cold process.
+   */
+  const sideBySide = async (kinds: readonly { label: string; cells: Cells; cell: (c: number) => Promise<LoopResult> }[]) => {
+    for (let run = 0; run < 2; run++) {
+      for (const c of scale.concurrency) {
+        for (const kind of run === 0 ? kinds : [...kinds].reverse()) {
+          ctx.log(`${kind.label} C=${c} run ${run + 1}`);
+          (kind.cells[c] ??= []).push(await kind.cell(c));
+        }
+      }
+    }
+  };
   /** Runs a cell against a server child, with the share of a core the child used during it. */
   const withCpu = async (server: { cpuMs(): Promise<number> }, cell: () => Promise<LoopResult>) => {
     const before = await server.cpuMs();
@@ -81,8 +97,10 @@ export async function commandsFamily(ctx: FamilyContext): Promise<FamilyResult> 
   if (only('graphql')) {
     const api = await startApi({ databaseUrl: url, ...ctx.profile('commands-graphql') });
     try {
-      await twice('GraphQL commands (carts)', graphqlCarts, (c) => withCpu(api, () => graphqlCommandsCell(api.url, c, timing)));
-      await twice('GraphQL commands (counters)', graphqlCounters, (c) => withCpu(api, () => graphqlCounterCell(api.url, c, timing)));
+      await sideBySide([
+        { label: 'GraphQL commands (carts)', cells: graphqlCarts, cell: (c) => withCpu(api, () => graphqlCommandsCell(api.url, c, timing)) },
+        { label: 'GraphQL commands (counters)', cells: graphqlCounters, cell: (c) => withCpu(api, () => graphqlCounterCell(api.url, c, timing)) },
+      ]);
     } finally {
       await api.stop();
     }
@@ -103,8 +121,10 @@ export async function commandsFamily(ctx: FamilyContext): Promise<FamilyResult> 
     const orm = await openOrm({ url, poolSize: ctx.apiPoolSize, ...ormSchema });
     try {
       await migrate(orm);
-      await twice('library commands (carts)', libraryCarts, (c) => libraryCommandsCell(orm, c, timing));
-      await twice('library commands (counters)', libraryCounters, (c) => libraryCounterCell(orm, c, timing));
+      await sideBySide([
+        { label: 'library commands (carts)', cells: libraryCarts, cell: (c) => libraryCommandsCell(orm, c, timing) },
+        { label: 'library commands (counters)', cells: libraryCounters, cell: (c) => libraryCounterCell(orm, c, timing) },
+      ]);
     } finally {
       await orm.close();
     }
