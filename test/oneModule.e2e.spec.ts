@@ -29,7 +29,7 @@ describe('an app built from a list holding only the counter module', () => {
       const { rows } = await client.query<{ table_name: string }>(
         `select table_name from information_schema.tables where table_schema = 'public' and table_name <> 'mikro_orm_migrations' order by table_name`,
       );
-      expect(rows.map((row) => row.table_name)).toEqual(['commands', 'counters', 'events', 'log_rebases', 'processor_checkpoints', 'processor_parked', 'projection_versions', 'snapshots', 'stream_readers']);
+      expect(rows.map((row) => row.table_name)).toEqual(['commands', 'counters', 'event_stream_types', 'events', 'log_rebases', 'processor_checkpoints', 'processor_parked', 'projection_versions', 'snapshots', 'stream_readers']);
     } finally {
       await client.end();
     }

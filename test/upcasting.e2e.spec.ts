@@ -81,7 +81,7 @@ describe('events an older release wrote, read by this one', () => {
   });
 
   it('reach live subscribers in the current shape, in catch-up and live alike', async () => {
-    const feed = collect<{ events: any }>(server.wsClient(), `subscription { events(filter: { streamId: "${cartId}" }) { ${EVENT_FIELDS} } }`);
+    const feed = collect<{ events: any }>(server.wsClient(), `subscription { events(after: "0_0", filter: { streamId: "${cartId}" }) { ${EVENT_FIELDS} } }`);
     await feed.waitFor(2);
     // One more event from the old release (a rolling deploy: an old instance still writing) arrives live.
     await writeAsTheOldRelease(3, 'CartItemAdded', { sku: 'TEA', name: 'Green tea', unitPrice: { amount: 450, currency: 'EUR' }, quantity: 1 });
