@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { ListeningConnection } from '../../db/listeningConnection.ts';
 import type { Logger } from '../../core/logger.ts';
 import { CONTROL_CHANNEL, PROGRESS_CHANNEL } from './processorStore.ts';
 
@@ -26,36 +27,39 @@ export type LeaseConnectionOptions = {
  * the runners stop at once and the epoch in the checkpoint fences whatever they still had in flight.
  */
 export class LeaseConnection {
-  private readonly options: LeaseConnectionOptions;
-  private client: pg.Client | undefined;
-  private stopped = false;
+  private readonly connection: ListeningConnection;
 
   constructor(options: LeaseConnectionOptions) {
-    this.options = options;
+    this.connection = new ListeningConnection({
+      databaseUrl: options.databaseUrl,
+      applicationName: 'processors',
+      channels: [PROGRESS_CHANNEL, CONTROL_CHANNEL],
+      logger: options.logger,
+      describe: 'processors\' lock connection',
+      onLostMeans: 'the processors stop and take their locks again once it is back',
+      onNotification: (channel, payload) => {
+        if (!payload) return;
+        if (channel === PROGRESS_CHANNEL) options.onProgress(payload);
+        else if (channel === CONTROL_CHANNEL) options.onControl(payload);
+      },
+      onLost: () => options.onLost(),
+      onReconnected: options.onReconnected,
+    });
   }
 
   /** The live connection (to claim on), or undefined while reconnecting. */
   get current(): pg.Client | undefined {
-    return this.stopped ? undefined : this.client;
+    return this.connection.client;
   }
 
-  async start(): Promise<void> {
-    const client = await this.connect();
-    // Stopped while connecting: this client would hold locks nobody ends.
-    if (this.stopped) {
-      discard(client);
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.client = client;
+  /** Connects and LISTENs; a stop while connecting ends the new session, which would hold locks nobody ends. */
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    const client = this.client;
-    this.client = undefined;
-    // Ending the session releases every lock it holds.
-    await client?.end().catch(() => undefined);
+  /** Ending the session releases every lock it holds. */
+  stop(): Promise<void> {
+    return this.connection.stop();
   }
 
   /** Takes the processor's lock if no session holds it; true when this connection holds it now. */
@@ -71,60 +75,4 @@ export class LeaseConnection {
     if (!client) return;
     await client.query('select pg_advisory_unlock($1, hashtext($2))', [PROCESSOR_LOCK_CLASS, name]);
   }
-
-  private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'processors' });
-    client.on('notification', (message) => {
-      if (message.channel === PROGRESS_CHANNEL && message.payload) this.options.onProgress(message.payload);
-      else if (message.channel === CONTROL_CHANNEL && message.payload) this.options.onControl(message.payload);
-    });
-    client.on('error', () => this.lost(client));
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${PROGRESS_CHANNEL}`);
-      await client.query(`LISTEN ${CONTROL_CHANNEL}`);
-    } catch (error) {
-      discard(client);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    return client;
-  }
-
-  private lost(client: pg.Client): void {
-    if (this.stopped || client !== this.client) return;
-    this.client = undefined;
-    discard(client);
-    client.end().catch(() => undefined);
-    this.options.logger.error('processors lost their lock connection; they stop and take their locks again once it is back');
-    this.options.onLost();
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    for (let attempt = 1; !this.stopped && !this.client; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 5000)));
-      if (this.stopped) return;
-      try {
-        const client = await this.connect();
-        if (this.stopped) {
-          discard(client);
-          await client.end().catch(() => undefined);
-          return;
-        }
-        this.client = client;
-        this.options.logger.info('processors reconnected their lock connection', { attempt });
-        this.options.onReconnected();
-      } catch (error) {
-        this.options.logger.warn('processors could not reconnect their lock connection', { attempt, error });
-      }
-    }
-  }
-}
-
-function discard(client: pg.Client): void {
-  client.removeAllListeners('end');
-  client.removeAllListeners('error');
-  client.on('error', () => undefined);
 }
