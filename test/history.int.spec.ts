@@ -11,6 +11,7 @@ import { HISTORY_PAGE } from '../src/graphql/history.ts';
 import { testAdmin, appUpcasters } from './support/commands.ts';
 import { schema } from '../src/app/schema.ts';
 import { openTestOrm } from './support/database.ts';
+import { random } from './support/random.ts';
 
 /** What the test wrote for each event, to filter independently of the code under test. */
 type Written = { id: string; streamId: string; streamType: string; type: string; correlationId: string; actor: string; recordedAt: Date };
@@ -23,16 +24,6 @@ let commitOrder: string[] = [];
 let sequenceOrder: string[] = [];
 const base = new Date('2026-11-23T08:00:00Z').getTime();
 
-/** A small seeded generator, so a failure can be reproduced. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const streams = [
   ...Array.from({ length: 4 }, (_, i) => ({ id: `alpha-${i}`, type: 'Alpha', eventTypes: ['A1', 'A2'] })),

@@ -205,7 +205,19 @@ describe('rebuilding an inline projection beside the live one', () => {
 
   it('of two rebuilds of one read model started at once, one runs and the other is refused', async () => {
     const models = [0, 1].map(() => new ReadModels({ orm: db.orm, databaseUrl: db.database.url, projections: [cartProjection], upcasters: appUpcasters, logger: silentLogger }));
-    const started = await Promise.allSettled(models.map((m) => m.start('carts')));
+    // A transaction writing the live table keeps the first rebuild from switching (so from ending and
+    // letting go of its lock) before the second has asked: on a fast machine it could otherwise be done first.
+    const blocker = new pg.Client({ connectionString: db.database.url });
+    await blocker.connect();
+    let started: PromiseSettledResult<unknown>[];
+    try {
+      await blocker.query('begin');
+      await blocker.query(`update carts set version = version where id = 'seed-0'`);
+      started = await Promise.allSettled(models.map((m) => m.start('carts')));
+      await blocker.query('rollback');
+    } finally {
+      await blocker.end();
+    }
     expect(started.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected')!;
     expect(refused.reason).toBeInstanceOf(RebuildInProgressError);

@@ -11,6 +11,7 @@ import { type CounterCommand, counterDecider } from '../src/modules/counter/coun
 import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
 import { until } from './support/until.ts';
+import { random } from './support/random.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {
@@ -24,16 +25,6 @@ const storeOf = (policies: SnapshotPolicy[], logger: Logger = silentLogger) =>
 /** Commands that remember nothing between them (no state cache), as after a restart or on another instance. */
 const coldInstance = (snapshots?: SnapshotStore) => apiInstance(db.orm, { stateCacheMaxBytes: 0, ...(snapshots ? { snapshots } : {}) });
 
-/** A small seeded generator, so a failing history can be replayed from its seed. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const now = new Date('2026-12-02T09:00:00Z');
 const skus = ['COFFEE', 'TEA', 'MUG', 'BEANS'];

@@ -7,6 +7,7 @@ import { type CartCommand, cartDecider } from '../src/modules/cart/cart.ts';
 import { CartRecord, type CartView, cartView } from '../src/modules/cart/projection.ts';
 import { apiInstance, appUpcasters } from './support/commands.ts';
 import { openTestOrm } from './support/database.ts';
+import { random } from './support/random.ts';
 
 let db: Awaited<ReturnType<typeof openTestOrm>>;
 beforeAll(async () => {
@@ -15,16 +16,6 @@ beforeAll(async () => {
 afterAll(async () => db?.close());
 
 
-/** A small seeded generator, so a failure can be reproduced. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const base = new Date('2026-11-23T09:00:00Z').getTime();
 /** Version v is recorded at base + v seconds. */

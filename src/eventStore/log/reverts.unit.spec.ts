@@ -4,6 +4,7 @@ import { counterDecider, type CounterEvent, type CounterState } from '../../modu
 import { counterView } from '../../modules/counter/projection.ts';
 import { replayView } from '../projections/projection.ts';
 import { foldHistory, foldStream, REVERTED, type Reverted } from './reverts.ts';
+import { random } from '../../../test/support/random.ts';
 
 const base = Date.parse('2026-12-02T09:00:00Z');
 
@@ -83,16 +84,6 @@ describe('a read-model row replayed over reverts', () => {
   });
 });
 
-/** A small seeded generator, so a failure can be reproduced. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The definition, read literally: the state at version v, recomputed from scratch for every revert. */
 function stateAt(events: readonly RecordedEvent<Event>[], version: number): CounterState {
