@@ -13,7 +13,7 @@
  */
 import { openDatabase } from '../src/app/app.ts';
 import { compose } from '../src/app/composition.ts';
-import { ConfigError, loadConfig, redactUrl } from '../src/app/config.ts';
+import { loadConfigOrExit, redactUrl } from '../src/app/config.ts';
 import { modules } from '../src/app/modules.ts';
 import { createLogger } from '../src/core/logger.ts';
 import { migrate, openOrm } from '../src/db/orm.ts';
@@ -33,16 +33,7 @@ if (args.length > 0) {
   process.exit(help ? 0 : 2);
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  throw error;
-}
+const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
 const database = await openDatabase(config, logger);
 let exitCode = 0;

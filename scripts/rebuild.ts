@@ -11,7 +11,7 @@
  * is already running somewhere.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, redactUrl } from '../src/app/config.ts';
+import { loadConfigOrExit, redactUrl } from '../src/app/config.ts';
 import { openDatabase } from '../src/app/app.ts';
 import { compose } from '../src/app/composition.ts';
 import { modules } from '../src/app/modules.ts';
@@ -40,13 +40,7 @@ if (parsed.values.help) {
 const name = parsed.positionals[0];
 if (!parsed.values.list && (!name || parsed.positionals.length > 1)) stop(USAGE);
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) stop(error.message);
-  throw error;
-}
+const config = loadConfigOrExit();
 // Log lines would tear the progress bar: warnings and errors only.
 const logger = createLogger(config.logLevel === 'debug' ? 'debug' : 'warn');
 const database = await openDatabase(config, logger);

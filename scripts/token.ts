@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { mintTokenFor } from '../src/app/authenticator.ts';
-import { ConfigError, loadConfig } from '../src/app/config.ts';
+import { loadConfigOrExit } from '../src/app/config.ts';
 
 const USAGE = `usage: npm run token -- --sub <subject> [--role <role>]... [--expires <time span, e.g. 30m, 1h, 7d>]
   Prints a token for the configured JWT_SECRET (or the development secret when none is set outside production).`;
@@ -38,13 +38,7 @@ if (args.help) {
 const subject = args.sub?.trim();
 if (!subject) stop(`--sub is required: whose token it is\n${USAGE}`);
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) stop(error.message);
-  throw error;
-}
+const config = loadConfigOrExit();
 
 try {
   const token = await mintTokenFor(config.auth, { subject, roles: args.role, expiresIn: args.expires });

@@ -1,21 +1,12 @@
 import { DEVELOPMENT_TOKEN_SUBJECTS, mintTokenFor } from './app/authenticator.ts';
-import { type Config, ConfigError, loadConfig, redactUrl } from './app/config.ts';
+import { type Config, loadConfigOrExit, redactUrl } from './app/config.ts';
 import { createLogger } from './core/logger.ts';
 import { type App, buildApp, openDatabase } from './app/app.ts';
 import type { Listening } from './app/httpServer.ts';
 import { modules } from './app/modules.ts';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   if (config.auth.mode === 'off') {
     logger.warn('authentication is off (AUTH=off): every caller acts as an administrator; never let this server be reached by anyone you do not trust');

@@ -248,6 +248,20 @@ const variables = z.object({
   TRUST_PROXY: flag().default(false).describe('Behind a reverse proxy: take an anonymous caller\'s address from the last X-Forwarded-For entry.'),
 });
 
+/**
+ * For the entry points (the server and the scripts): the config from the environment, or the
+ * problems on stderr and exit code 2, so a bad setting is one clear message and never a stack trace.
+ */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   // A variable set to blanks counts as unset, so `PORT=` in a compose file means the default.
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));

@@ -278,13 +278,28 @@ export class ProcessorRunner {
 
   /** One event, retried with backoff until it succeeds or its attempts are used up; then parked. */
   private async handleOne(session: Session, event: RecordedEvent, next: LogPosition, failed: { attempts: number; firstFailedAt?: Date; error?: unknown }): Promise<void> {
+    const failure = await this.withRetries(session, event, failed, () => this.commit(session, [event], next));
+    if (failure) await this.park(session, event, next, failure);
+  }
+
+  /**
+   * Runs `attempt` until it succeeds or the processor's attempts are used up, pausing with backoff
+   * between tries and counting each failure; undefined once it succeeded, else the failure to park.
+   * An error that ends the session is thrown at once: the event is handed over again, not parked.
+   */
+  private async withRetries(
+    session: Session,
+    event: RecordedEvent,
+    failed: { attempts: number; firstFailedAt?: Date; error?: unknown },
+    attempt: () => Promise<void>,
+  ): Promise<{ attempts: number; firstFailedAt: Date; error: unknown } | undefined> {
     const maxAttempts = this.definition.maxAttempts ?? this.deps.settings.maxAttempts;
     let { attempts, firstFailedAt, error } = failed;
     while (attempts < maxAttempts) {
       if (attempts > 0) await this.pause(attempts, session.controller.signal);
       try {
-        await this.commit(session, [event], next);
-        return;
+        await attempt();
+        return undefined;
       } catch (caught) {
         if (endsSession(caught, session.controller.signal)) throw caught;
         attempts++;
@@ -294,7 +309,7 @@ export class ProcessorRunner {
         this.deps.logger.warn('processor failed to handle an event', { processor: this.name, eventId: event.id, attempts, maxAttempts, error: caught });
       }
     }
-    await this.park(session, event, next, { attempts, firstFailedAt: firstFailedAt ?? this.deps.clock.now(), error });
+    return { attempts, firstFailedAt: firstFailedAt ?? this.deps.clock.now(), error };
   }
 
   private async park(session: Session, event: RecordedEvent, next: LogPosition, failure: { attempts: number; firstFailedAt: Date; error: unknown }): Promise<void> {
@@ -355,7 +370,6 @@ export class ProcessorRunner {
   /** Parked events an admin asked to retry, in commit order, each handled again with its full attempts. */
   private async retryRequested(session: Session): Promise<void> {
     const requested = (await listParked(this.deps.em.fork(), this.name, { limit: 1000 })).filter((parked) => parked.status === 'retrying');
-    const maxAttempts = this.definition.maxAttempts ?? this.deps.settings.maxAttempts;
     for (const parked of requested) {
       const event = await readEventAt(this.deps.em.fork(), this.deps.upcasters, parked.position);
       const resolve = (em: EntityManager) => setParkedStatus(em, this.name, parked.eventId, 'resolved', this.deps.clock.now());
@@ -363,31 +377,18 @@ export class ProcessorRunner {
         await resolve(this.deps.em.fork());
         continue;
       }
-      let attempts = 0;
-      let firstFailedAt: Date | undefined;
-      let error: unknown;
-      while (attempts < maxAttempts) {
-        if (attempts > 0) await this.pause(attempts, session.controller.signal);
-        try {
-          // A stopped processor's event is the next one: the checkpoint moves onto it; otherwise it is already past it.
-          await this.commit(session, [event], positionOf(event), resolve, true);
-          this.deps.logger.info('processor handled a parked event on retry', { processor: this.name, eventId: event.id });
-          break;
-        } catch (caught) {
-          if (endsSession(caught, session.controller.signal)) throw caught;
-          attempts++;
-          firstFailedAt ??= this.deps.clock.now();
-          error = caught;
-          this.deps.observer.failed(this.name);
-        }
+      // A stopped processor's event is the next one: the checkpoint moves onto it; otherwise it is already past it.
+      const failure = await this.withRetries(session, event, { attempts: 0 }, () => this.commit(session, [event], positionOf(event), resolve, true));
+      if (!failure) {
+        this.deps.logger.info('processor handled a parked event on retry', { processor: this.name, eventId: event.id });
+        continue;
       }
-      if (attempts < maxAttempts) continue;
       const behind = comparePositions(positionOf(event), session.position) > 0;
       const stop = this.definition.onParked === 'stop' && behind;
       const now = this.deps.clock.now();
       await this.deps.em.fork().transactional(async (tx) => {
         await advanceCheckpoint(tx, this.name, session.epoch, session.position, now, stop ? { status: 'stopped' } : {});
-        await parkEvent(tx, this.name, event, { error: describe(error), attempts, firstFailedAt: firstFailedAt!, lastFailedAt: now });
+        await parkEvent(tx, this.name, event, { error: describe(failure.error), attempts: failure.attempts, firstFailedAt: failure.firstFailedAt, lastFailedAt: now });
       });
       session.stored = session.position;
       if (stop) session.status = 'stopped';
