@@ -23,6 +23,7 @@ import { createAuthenticator } from './authenticator.ts';
 import { compose } from './composition.ts';
 import { contextFactory } from './context.ts';
 import { Correlation } from './correlation.ts';
+import { graphqlOverHttp } from './graphqlOverHttp.ts';
 import { errorMasking } from './errorMasking.ts';
 import { health, logHealth } from './health.ts';
 import { closeGracefully, createHttpServer, createOpsServer, listen, type Listening } from './httpServer.ts';
@@ -180,7 +181,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const ops = { health: () => health(orm, feed, readModels), metrics, token: config.ops?.token, logger };
   const opsServer = config.ops?.port !== undefined ? createOpsServer(ops) : undefined;
-  const httpServer = createHttpServer({ graphql: (req, res) => void yoga(req, res, { req }), ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
+  const serveGraphql = graphqlOverHttp(yoga, { maxRequestBytes: limits.requestBytes, correlationId: (headers, context) => context?.correlationId ?? correlation.idFor(headers) });
+  const httpServer = createHttpServer({ graphql: serveGraphql, ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
   const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger, limits, trustProxy, origins });
 
   let stopping: Promise<void> | undefined;
