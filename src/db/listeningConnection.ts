@@ -12,7 +12,8 @@ export type ListeningConnectionOptions = {
   readonly describe: string;
   /** Said on the error line when the connection breaks: what the loss means to its owner. */
   readonly onLostMeans: string;
-  readonly onNotification: (channel: string, payload: string | undefined) => void;
+  /** `sender`: the backend process id of the session that sent the NOTIFY. */
+  readonly onNotification: (channel: string, payload: string | undefined, sender: number) => void;
   /** The connection broke; it is already gone (`client` is undefined) and reconnecting starts next. */
   readonly onLost: (error: Error) => void;
   /** Up and LISTENing again after a loss; NOTIFYs sent in between were not seen. */
@@ -57,7 +58,7 @@ export class ListeningConnection {
   private async connect(): Promise<pg.Client> {
     const { databaseUrl, applicationName, channels } = this.options;
     const client = new pg.Client({ connectionString: databaseUrl, application_name: applicationName });
-    client.on('notification', (message) => this.options.onNotification(message.channel, message.payload));
+    client.on('notification', (message) => this.options.onNotification(message.channel, message.payload, message.processId));
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error(`the ${this.options.describe} connection closed`)));
     try {

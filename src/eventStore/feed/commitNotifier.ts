@@ -8,6 +8,8 @@ import { EVENTS_CHANNEL } from '../log/append.ts';
 export interface LocalFeed {
   /** Reads the log now and hands out what is new. */
   pump(): Promise<void>;
+  /** NOTIFYs this backend session sends are this notifier's (`own`), or no longer are: the feed, already pumped, need not read again for them. */
+  notifiesFrom?(sender: number, own: boolean): void;
 }
 
 const NOTIFY_SQL = `select pg_notify('${EVENTS_CHANNEL}', '')`;
@@ -37,6 +39,8 @@ export class CommitNotifier {
   private pending = false;
   private connection: Promise<pg.Client> | undefined;
   private closed = false;
+  /** The backend process id of each of this notifier's own connections. */
+  private readonly senders = new WeakMap<pg.Client, number>();
 
   /** `feed`: this process's own feed, if it has one (a process that only writes has none). */
   constructor(options: { em: EntityManager; feed?: LocalFeed; logger: Logger; databaseUrl?: string }) {
@@ -68,7 +72,26 @@ export class CommitNotifier {
     this.closed = true;
     const connection = this.connection;
     this.connection = undefined;
-    await connection?.then((client) => client.end()).catch(() => undefined);
+    await connection?.then((client) => this.forget(client)).catch(() => undefined);
+  }
+
+  private async forget(client: pg.Client): Promise<void> {
+    this.releaseSender(client);
+    await client.end();
+  }
+
+  /** Tells the feed this session's NOTIFYs are ours, until it ends (its process id may then be another session's). */
+  private async claimSender(client: pg.Client): Promise<void> {
+    const [row] = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
+    this.senders.set(client, row!.pid);
+    this.feed?.notifiesFrom?.(row!.pid, true);
+    client.once('end', () => this.releaseSender(client));
+  }
+
+  private releaseSender(client: pg.Client): void {
+    const sender = this.senders.get(client);
+    this.senders.delete(client);
+    if (sender !== undefined) this.feed?.notifiesFrom?.(sender, false);
   }
 
   private async notify(): Promise<void> {
@@ -80,7 +103,7 @@ export class CommitNotifier {
       } catch {
         // Connecting or the connection failed: forget it (the next NOTIFY connects again) and use the pool.
         if (this.connection === connection) this.connection = undefined;
-        void connection.then((client) => client.end()).catch(() => undefined);
+        void connection.then((client) => this.forget(client)).catch(() => undefined);
       }
     }
     await query(this.em, NOTIFY_SQL);
@@ -92,6 +115,7 @@ export class CommitNotifier {
     client.on('error', (error) => this.logger.warn('the commit notifier lost its database connection', { error }));
     try {
       await client.connect();
+      if (this.feed?.notifiesFrom) await this.claimSender(client);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;

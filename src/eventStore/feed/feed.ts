@@ -28,6 +28,8 @@ export class LogFeed {
   private readonly listener: LogListener;
   private readonly follower: LogFollower;
   private readonly advanceListeners = new Set<(position: LogPosition) => void>();
+  /** Backend process ids of this process's commit-notifier sessions (see notifiesFrom). */
+  private readonly ownNotifiers = new Set<number>();
   private started = false;
   private stopped = false;
 
@@ -42,7 +44,11 @@ export class LogFeed {
     this.listener = new LogListener({
       databaseUrl,
       logger,
-      onNotification: () => void this.pump(),
+      // This process's own commits already pumped the follower (CommitNotifier.committed): their
+      // NOTIFY coming back would only read the log once more for nothing, once per NOTIFY.
+      onNotification: (sender) => {
+        if (!this.ownNotifiers.has(sender)) void this.pump();
+      },
       onLost: (error) => this.failSubscriptions(error),
       onReconnected: () => {
         this.stats.reconnects++;
@@ -105,6 +111,15 @@ export class LogFeed {
   }
 
   /** Reads the log now and fans out what is new; resolves when caught up with what was committed before the call. */
+  /**
+   * NOTIFYs from this backend session come (`own`), or no longer come, from this process's
+   * CommitNotifier, which pumps this feed itself after every commit before notifying.
+   */
+  notifiesFrom(sender: number, own: boolean): void {
+    if (own) this.ownNotifiers.add(sender);
+    else this.ownNotifiers.delete(sender);
+  }
+
   pump(): Promise<void> {
     return this.follower.pump();
   }

@@ -44,6 +44,7 @@ export const LAG_GAUGES: readonly FeedFigure<LogLag>[] = [
 /** Counters since the process started. */
 export const FEED_COUNTERS: readonly FeedFigure<FeedStats>[] = [
   { name: 'eventfeed_events_read_total', help: 'Events the follower read from the log and fanned out.', value: (stats) => stats.eventsRead },
+  { name: 'eventfeed_log_reads_total', help: 'Queries the follower ran on the log, finding events or not.', value: (stats) => stats.logReads },
   { name: 'eventfeed_catch_up_pages_total', help: 'Catch-up queries run for subscribers (replays after a position, and slow subscribers).', value: (stats) => stats.catchUpPages },
   { name: 'eventfeed_catch_up_pages_from_memory_total', help: 'Catch-up pages served from the recent events held in memory, without a query.', value: (stats) => stats.catchUpPagesFromMemory },
   { name: 'eventfeed_subscriber_fallbacks_total', help: 'Times a live subscriber fell a full buffer behind and went back to catch-up reading.', value: (stats) => stats.fallbacks },

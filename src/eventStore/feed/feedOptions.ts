@@ -46,6 +46,8 @@ export type FeedSettings = Required<Omit<FeedOptions, 'em' | 'databaseUrl' | 'lo
 export type FeedStats = {
   /** Events the follower read from the log and fanned out. */
   eventsRead: number;
+  /** Queries the follower ran on the log (each wake-up reads at least once, finding events or not). */
+  logReads: number;
   /** Times a live subscriber fell more than its buffer behind and went back to catch-up reading. */
   fallbacks: number;
   /** Catch-up queries run for subscribers. */
@@ -62,6 +64,7 @@ export type FeedStats = {
 
 export const emptyFeedStats = (): FeedStats => ({
   eventsRead: 0,
+  logReads: 0,
   fallbacks: 0,
   catchUpPages: 0,
   catchUpPagesFromMemory: 0,

@@ -119,6 +119,7 @@ export class LogFollower {
       do {
         this.pumpAgain = false;
         for (;;) {
+          stats.logReads++;
           const page = await readLog(em, upcasters, { after: this.current, limit: settings.batchSize });
           if (this.stopped || page.events.length === 0) break;
           // Position and delivery change together, synchronously: a subscription that reads the

@@ -8,8 +8,8 @@ export const FEED_APPLICATION_NAME = 'event-feed';
 export type ListenerOptions = {
   readonly databaseUrl: string;
   readonly logger: Logger;
-  /** A NOTIFY arrived: events committed somewhere. */
-  readonly onNotification: () => void;
+  /** A NOTIFY arrived: events committed somewhere; `sender` is the backend process id of the session that sent it. */
+  readonly onNotification: (sender: number) => void;
   /** The connection broke; it is already gone (`connected` is false) and reconnecting starts next. */
   readonly onLost: (error: Error) => void;
   /** LISTEN is up again after a loss; commits in between sent no NOTIFY this connection saw. */
@@ -31,7 +31,7 @@ export class LogListener {
       logger: options.logger,
       describe: 'event feed',
       onLostMeans: 'ending subscriptions and reconnecting',
-      onNotification: () => options.onNotification(),
+      onNotification: (_channel, _payload, sender) => options.onNotification(sender),
       onLost: options.onLost,
       onReconnected: options.onReconnected,
     });
