@@ -102,6 +102,7 @@ describe('configuration from environment variables', () => {
       WS_MAX_PAYLOAD_BYTES: '2048',
       WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0',
       WS_MAX_CONNECTIONS_PER_CALLER: '5',
+      WS_KEEP_ALIVE_MS: '30000',
       SHARED_RESULTS_MAX_BYTES: '0',
       TRUST_PROXY: 'true',
       MUTATION_RATE_LIMIT_PER_MINUTE: '60',
@@ -109,7 +110,7 @@ describe('configuration from environment variables', () => {
     });
     expect(transport.limits).toMatchObject({
       requestBytes: 65536,
-      webSocket: { maxPayloadBytes: 2048, subscriptionsPerSocket: 0, connectionsPerCaller: 5 },
+      webSocket: { maxPayloadBytes: 2048, subscriptionsPerSocket: 0, connectionsPerCaller: 5, keepAliveMs: 30000 },
       sharedResultsBytes: 0,
       mutationRate: { perMinute: 60, burst: 5 },
     });

@@ -170,3 +170,35 @@ describe('connections per caller', () => {
     }
   });
 });
+
+describe('WebSocket keep-alive', () => {
+  it('closes a socket that answers no pings within two rounds, and keeps one that answers open', async () => {
+    const KEEP_ALIVE_MS = 300;
+    const lively = await startTestServer({ database: server.database, config: withWebSocketLimits({ keepAliveMs: KEEP_ALIVE_MS }) });
+    let pings = 0;
+    const open = (autoPong: boolean) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const socket = new WebSocket(lively.wsUrl, 'graphql-transport-ws', { autoPong });
+        if (!autoPong) socket.on('ping', () => pings++);
+        socket.once('open', () => {
+          socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${adminToken}` } }));
+          socket.once('message', () => resolve(socket));
+        });
+        socket.once('error', reject);
+      });
+    try {
+      const answering = await open(true);
+      const silent = await open(false);
+      const started = Date.now();
+      const closed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));
+      // ws's terminate() drops the connection without a close frame: the client sees 1006.
+      expect(await closed).toBe(1006);
+      expect(pings).toBeGreaterThanOrEqual(1);
+      expect(Date.now() - started).toBeLessThan(3 * KEEP_ALIVE_MS + 1_000);
+      expect(answering.readyState).toBe(WebSocket.OPEN);
+      answering.close();
+    } finally {
+      await lively.close();
+    }
+  });
+});

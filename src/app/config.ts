@@ -84,6 +84,8 @@ export type Limits = {
     readonly subscriptionsPerSocket: number;
     /** `WS_MAX_CONNECTIONS_PER_CALLER`: sockets one caller may hold open in this process; 0 for no limit. */
     readonly connectionsPerCaller: number;
+    /** `WS_KEEP_ALIVE_MS`: how often each socket is pinged; one that has not answered the last ping by the next is closed. */
+    readonly keepAliveMs: number;
   };
   /** `SHARED_RESULTS_MAX_BYTES`: heap for the results subscribers of one `events` operation share; 0 shares none. */
   readonly sharedResultsBytes: number;
@@ -97,7 +99,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_LIMITS: Limits = {
   query: DEFAULT_QUERY_LIMITS,
   requestBytes: MiB,
-  webSocket: { maxPayloadBytes: MiB, subscriptionsPerSocket: 100, connectionsPerCaller: 100 },
+  webSocket: { maxPayloadBytes: MiB, subscriptionsPerSocket: 100, connectionsPerCaller: 100, keepAliveMs: 12_000 },
   sharedResultsBytes: DEFAULT_SHARED_RESULTS_MAX_BYTES,
   mutationRate: { perMinute: 0, burst: 10 },
 };
@@ -205,6 +207,9 @@ const variables = z.object({
   WS_MAX_CONNECTIONS_PER_CALLER: wholeNumber(0, 1_000_000)
     .default(DEFAULT_LIMITS.webSocket.connectionsPerCaller)
     .describe('WebSockets one caller (token subject, or address when anonymous) may hold open per process; more are closed with 4429. 0: no limit.'),
+  WS_KEEP_ALIVE_MS: wholeNumber(100, 3_600_000)
+    .default(DEFAULT_LIMITS.webSocket.keepAliveMs)
+    .describe('How often each WebSocket is pinged, in ms; a socket that has not answered the previous ping by the next one is closed.'),
   SHARED_RESULTS_MAX_BYTES: wholeNumber(0, 64 * 1024 * MiB)
     .default(DEFAULT_LIMITS.sharedResultsBytes)
     .describe('Heap, in bytes, for the per-event results shared by subscribers of the same events operation; 0 shares none.'),
@@ -311,6 +316,7 @@ export function loadConfig(env: Env = process.env): Config {
         maxPayloadBytes: v.WS_MAX_PAYLOAD_BYTES,
         subscriptionsPerSocket: v.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
         connectionsPerCaller: v.WS_MAX_CONNECTIONS_PER_CALLER,
+        keepAliveMs: v.WS_KEEP_ALIVE_MS,
       },
       sharedResultsBytes: v.SHARED_RESULTS_MAX_BYTES,
       mutationRate: { perMinute: v.MUTATION_RATE_LIMIT_PER_MINUTE, burst: v.MUTATION_RATE_LIMIT_BURST },

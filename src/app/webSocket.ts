@@ -113,5 +113,6 @@ export function serveSubscriptions(
     },
     wsServer,
     deps.logger,
+    limits.keepAliveMs,
   );
 }
