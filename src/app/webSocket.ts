@@ -9,7 +9,7 @@ import type { OperationMetrics } from '../graphql/operationMetrics.ts';
 import { mapResults, type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import { senderFor, serveGraphqlWs } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
-import { callerKey } from './callers.ts';
+import { callerKey, type RequestOrigin } from './callers.ts';
 import type { Limits } from './config.ts';
 import type { OriginPolicy } from './origins.ts';
 import { socketAuthentication } from './socketAuthentication.ts';
@@ -26,7 +26,7 @@ const MESSAGE_END = Buffer.from('}');
  */
 export function serveSubscriptions(
   httpServer: http.Server,
-  yoga: YogaServerInstance<{ req?: http.IncomingMessage }, GraphQLContext>,
+  yoga: YogaServerInstance<{ req?: RequestOrigin }, GraphQLContext>,
   deps: {
     maskResult: (result: ExecutionResult) => ExecutionResult;
     operationMetrics: OperationMetrics;
@@ -84,13 +84,11 @@ export function serveSubscriptions(
         const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);
         if (refused) return [...refused];
         const identity = authentication.identityOf(ctx);
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          identity,
-        });
+        // The operation's context starts from what its resolvers and plugins read (the request's
+        // headers and connection, its params, who is calling), not graphql-ws's connection state: a
+        // subscription keeps its context as long as it runs, and a few more properties there turn
+        // it into a dictionary of about a kilobyte.
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ req: ctx.extra.request, params, identity });
         let document;
         try {
           document = parse(params.query);

@@ -3,8 +3,14 @@ import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'grap
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../core/logger.ts';
 
-/** What onSubscribe & co. see as `ctx.extra`. */
-export type WsExtra = { readonly socket: WebSocket; readonly request: http.IncomingMessage };
+/**
+ * What onSubscribe & co. see as `ctx.extra`: the socket, and of its upgrade request what the
+ * operations read later (headers, the network connection). graphql-ws keeps `extra` as long as the
+ * socket is open; the request itself (its raw headers, stream state and parser leftovers, about a
+ * kilobyte) is let go once the socket is up.
+ */
+export type WsExtra = { readonly socket: WebSocket; readonly request: UpgradeRequest };
+export type UpgradeRequest = Pick<http.IncomingMessage, 'headers' | 'socket'>;
 
 /** Bytes a socket may have queued before a subscription waits for the client to read. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -180,17 +186,17 @@ export function serveGraphqlWs(
           queue?.flush();
           socket.close(code, reason);
         },
+        // Not an async function: graphql-ws's handler of a subscribe message runs as long as the
+        // subscription does, and an awaiting frame here would hold the message's bytes as long.
         onMessage: (handle) =>
-          socket.on('message', async (message) => {
-            try {
-              await handle(String(message));
-            } catch (error) {
+          socket.on('message', (message) => {
+            handle(String(message)).catch((error: unknown) => {
               logger.error('unexpected error handling a WebSocket message', { error });
               socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
+            });
           }),
       },
-      { socket, request },
+      { socket, request: { headers: request.headers, socket: request.socket } },
     );
     socket.once('close', (code, reason) => void closed(code, String(reason)));
   });
