@@ -6,7 +6,7 @@ import { isAdmin, principalsOf } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
-import { mapResults, type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
+import { type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
 import { senderFor, serveGraphqlWs } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
 import { callerKey, type RequestOrigin } from './callers.ts';
@@ -78,7 +78,8 @@ export function serveSubscriptions(
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
         const results = await sharedResults.subscribe(args, args.rootValue.shareKey, args.rootValue.push);
         deps.operationMetrics.subscribed(args.document, args.operationName, results);
-        return Symbol.asyncIterator in results ? mapResults(results, deps.maskResult) : deps.maskResult(results);
+        // Pushed results are masked before they are shared, and yielded ones by sharedResults itself (`push.mask`).
+        return Symbol.asyncIterator in results ? results : deps.maskResult(results);
       },
       onSubscribe: async (ctx, id, params) => {
         const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);
