@@ -144,9 +144,36 @@ export function serveGraphqlWs(
   logger: Logger,
   keepAliveMs = 12_000,
 ): { dispose(): Promise<void> } {
-  const server = makeServer(options);
+  // graphql-ws's own wait for connection_init keeps its timer as long as the socket is open; this
+  // one is let go as soon as connection_init arrives (or the socket closes).
+  const initWaitMs = options.connectionInitWaitTimeout ?? 3_000;
+  const initWaits = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const stopInitWait = (socket: WebSocket) => {
+    clearTimeout(initWaits.get(socket));
+    initWaits.delete(socket);
+  };
+  const server = makeServer({
+    ...options,
+    connectionInitWaitTimeout: 0,
+    onConnect: (ctx) => {
+      stopInitWait(ctx.extra.socket);
+      return options.onConnect?.(ctx);
+    },
+  });
   wss.options.handleProtocols = handleProtocols;
   const alive = new WeakSet<WebSocket>();
+  // Listeners every socket shares (ws calls them on the socket), rather than closures of each socket's own.
+  function answeredPing(this: WebSocket) {
+    alive.add(this);
+  }
+  function failed(this: WebSocket, error: Error) {
+    logger.warn('WebSocket error', { error });
+    this.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+  function uninitialised(socket: WebSocket) {
+    initWaits.delete(socket);
+    socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+  }
 
   const keepAlive = setInterval(() => {
     for (const socket of wss.clients) {
@@ -162,13 +189,11 @@ export function serveGraphqlWs(
 
   wss.on('connection', (socket, request) => {
     alive.add(socket);
-    socket.on('pong', () => alive.add(socket));
+    socket.on('pong', answeredPing);
+    socket.on('error', failed);
+    if (initWaitMs > 0 && Number.isFinite(initWaitMs)) initWaits.set(socket, setTimeout(uninitialised, initWaitMs, socket));
     const raw = (socket as unknown as { _socket?: RawSocket })._socket;
     const queue = raw ? new FrameQueue(socket, raw) : undefined;
-    socket.once('error', (error) => {
-      logger.warn('WebSocket error', { error });
-      socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
     const send: SocketSend = queue
       ? (data) => queue.send(data)
       : (data) => {
@@ -198,7 +223,11 @@ export function serveGraphqlWs(
       },
       { socket, request: { headers: request.headers, socket: request.socket } },
     );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    // ws emits 'close' once: `on` spares the wrapper `once` would keep for the socket's lifetime.
+    socket.on('close', (code, reason) => {
+      stopInitWait(socket);
+      void closed(code, String(reason));
+    });
   });
 
   return {
