@@ -52,7 +52,8 @@ export type ReadySource<T> = AsyncIterableIterator<T> & {
  * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
  */
 export type PushTarget = {
-  readonly send: (payloadJson: readonly Buffer[]) => void | Promise<void>;
+  /** Called as the target's method (`target.send(…)`), so a target may be a class instance. */
+  send(payloadJson: readonly Buffer[]): void | Promise<void>;
   readonly mask: (result: ExecutionResult) => ExecutionResult;
 };
 
@@ -134,7 +135,7 @@ export class SharedSubscriptionResults {
         return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => compute(event)));
       };
       const batched = batchedField(args);
-      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push.send, leave);
+      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push, leave);
       // A batch: the JSON of each event as the single-event twin gives it, joined into the list.
       const head = Buffer.from(`{"data":{${JSON.stringify(batched.responseKey)}:[`);
       const item = (event: unknown): Buffer | Promise<Buffer> => {
@@ -157,7 +158,7 @@ export class SharedSubscriptionResults {
           const items = events.map((event) => shared(event, item));
           return items.every(Buffer.isBuffer) ? join(events, items as Buffer[]) : Promise.all(items).then((done) => join(events, done));
         },
-        push.send,
+        push,
         leave,
       );
     }
@@ -273,8 +274,8 @@ function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
  * sending at once. While nothing waits it holds no suspended frame: a source that can
  * (`wakeWhenReady`) calls it back when something does; any other is awaited in its `next()`.
  */
-function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
-  return new PushedResults(source, payloadOf, send, onEnd);
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, target: PushTarget, onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+  return new PushedResults(source, payloadOf, target, onEnd);
 }
 
 const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true });
@@ -286,7 +287,7 @@ const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, 
 class PushedResults<T> implements AsyncIterableIterator<ExecutionResult> {
   private readonly source: ReadySource<T>;
   private readonly payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>;
-  private readonly send: PushTarget['send'];
+  private readonly target: PushTarget;
   private readonly onEnd: () => void;
   private ended = false;
   /** The consumer's `next()` (graphql-ws asks once and waits for as long as the subscription runs). */
@@ -294,10 +295,10 @@ class PushedResults<T> implements AsyncIterableIterator<ExecutionResult> {
   /** Handed to the source: drains in a microtask, after the fan-out that woke it has offered every subscriber its events. */
   private readonly wake = () => queueMicrotask(() => this.pump());
 
-  constructor(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, send: PushTarget['send'], onEnd: () => void) {
+  constructor(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, target: PushTarget, onEnd: () => void) {
     this.source = source;
     this.payloadOf = payloadOf;
-    this.send = send;
+    this.target = target;
     this.onEnd = onEnd;
   }
 
@@ -352,8 +353,8 @@ class PushedResults<T> implements AsyncIterableIterator<ExecutionResult> {
 
   private deliver(value: T): void | Promise<void> {
     const payload = this.payloadOf(value);
-    if (!(payload instanceof Promise)) return this.send(payload);
-    return payload.then((json) => (this.ended ? undefined : this.send(json)));
+    if (!(payload instanceof Promise)) return this.target.send(payload);
+    return payload.then((json) => (this.ended ? undefined : this.target.send(json)));
   }
 
   private finish(): void {
