@@ -85,6 +85,22 @@ describe('WebSocket messages', () => {
   });
 });
 
+describe('connection_init', () => {
+  it('not sent within 3 s closes the socket with 4408; a socket that sent it in time stays open past then', async () => {
+    const acknowledged = await rawSocket();
+    const silent = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const opened = Date.now();
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => silent.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    expect(await closed).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(2_900);
+    expect(acknowledged.readyState).toBe(WebSocket.OPEN);
+    acknowledged.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }' } }));
+    const answer = await new Promise<any>((resolve) => acknowledged.once('message', (data) => resolve(JSON.parse(String(data)))));
+    expect(answer).toEqual({ id: '1', type: 'next', payload: { data: { __typename: 'Query' } } });
+    acknowledged.close();
+  });
+});
+
 describe('subscriptions per socket', () => {
   it(`past ${SUBSCRIPTIONS_PER_SOCKET}, each is refused with TOO_MANY_SUBSCRIPTIONS while the socket and its subscriptions go on`, async () => {
     const client = server.wsClient();

@@ -8,12 +8,15 @@ import type { Identity } from '../core/identity.ts';
  * connected to it; earlier entries are the client's own word). Without a request (in-process
  * fetch) anonymous callers share one key.
  */
-export function callerKey(identity: Identity, request: http.IncomingMessage | undefined, trustProxy: boolean): string {
+export function callerKey(identity: Identity, request: RequestOrigin | undefined, trustProxy: boolean): string {
   if (identity.kind === 'subject' && !identity.unverified) return `subject:${identity.subject}`;
   return `address:${request ? remoteAddress(request, trustProxy) : 'in-process'}`;
 }
 
-export function remoteAddress(request: http.IncomingMessage, trustProxy: boolean): string {
+/** What a caller's address is read from: a request's headers and its network connection (a WebSocket keeps no more of its upgrade request). */
+export type RequestOrigin = Pick<http.IncomingMessage, 'headers' | 'socket'>;
+
+export function remoteAddress(request: RequestOrigin, trustProxy: boolean): string {
   if (trustProxy) {
     const header = request.headers['x-forwarded-for'];
     const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((entry) => entry.trim()).filter(Boolean);

@@ -1,10 +1,9 @@
-import type http from 'node:http';
 import { getOperationAST, GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/ids.ts';
 import type { Identity } from '../core/identity.ts';
-import { callerKey } from './callers.ts';
+import { callerKey, type RequestOrigin } from './callers.ts';
 
 /** Mutations one caller may run: `perMinute` on average, `burst` at once. `perMinute` 0 switches the limit off. */
 export type MutationRateLimit = { readonly perMinute: number; readonly burst: number };
@@ -85,7 +84,7 @@ export function useMutationRateLimit(limit: MutationRateLimit, deps: { clock: Cl
           ],
         });
       }
-      const context = args.contextValue as unknown as { identity: Identity; req?: http.IncomingMessage };
+      const context = args.contextValue as unknown as { identity: Identity; req?: RequestOrigin };
       const outcome = buckets.take(callerKey(context.identity, context.req, deps.trustProxy), commands);
       if (outcome.taken) return;
       const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));

@@ -44,6 +44,9 @@ export function socketAuthentication(deps: { authenticator: Authenticator; logge
   return {
     async onConnect(ctx: WsContext): Promise<boolean> {
       const param = ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
+      // graphql-ws keeps the connection params as long as the socket is open; nothing reads them after
+      // this, so the socket holds the identity found here and not the token (nor its bytes).
+      (ctx as { connectionParams?: unknown }).connectionParams = undefined;
       const token = bearerToken(typeof param === 'string' ? param : nodeHeaders(ctx.extra.request.headers).get('authorization'));
       let identity: Identity;
       try {

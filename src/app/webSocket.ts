@@ -1,15 +1,15 @@
 import type http from 'node:http';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { isAdmin, principalsOf } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { OperationMetrics } from '../graphql/operationMetrics.ts';
-import { mapResults, type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
-import { senderFor, serveGraphqlWs } from '../graphql/wsServer.ts';
+import { type PushTarget, SharedSubscriptionResults } from '../graphql/sharedResults.ts';
+import { senderFor, serveGraphqlWs, type SocketSend } from '../graphql/wsServer.ts';
 import type { Authenticator } from './authenticator.ts';
-import { callerKey } from './callers.ts';
+import { callerKey, type RequestOrigin } from './callers.ts';
 import type { Limits } from './config.ts';
 import type { OriginPolicy } from './origins.ts';
 import { socketAuthentication } from './socketAuthentication.ts';
@@ -26,7 +26,7 @@ const MESSAGE_END = Buffer.from('}');
  */
 export function serveSubscriptions(
   httpServer: http.Server,
-  yoga: YogaServerInstance<{ req?: http.IncomingMessage }, GraphQLContext>,
+  yoga: YogaServerInstance<{ req?: RequestOrigin }, GraphQLContext>,
   deps: {
     maskResult: (result: ExecutionResult) => ExecutionResult;
     operationMetrics: OperationMetrics;
@@ -49,19 +49,6 @@ export function serveSubscriptions(
   const sharedResults = new SharedSubscriptionResults({ maxBytes: deps.limits.sharedResultsBytes });
   const connections = new ConnectionsPerCaller(limits.connectionsPerCaller);
   const authentication = socketAuthentication(deps);
-  // A shared result is serialised once; each subscriber's `next` message wraps those bytes with its own id.
-  const pushTo = (socket: WebSocket, id: string): PushTarget => {
-    const send = senderFor(socket);
-    // Made at the first message, outside Buffer's shared pool: an idle subscription must not pin a pool slab.
-    let head: Buffer | undefined;
-    const headOf = () => {
-      const text = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-      bytes.write(text);
-      return bytes;
-    };
-    return { send: (payload) => send([(head ??= headOf()), ...payload, MESSAGE_END]), mask: deps.maskResult };
-  };
   return serveGraphqlWs(
     {
       // Who is calling first (a bad token closes with 4403), then how many sockets that caller holds.
@@ -78,19 +65,18 @@ export function serveSubscriptions(
         if (!args.rootValue.shareKey) return args.rootValue.subscribe(args);
         const results = await sharedResults.subscribe(args, args.rootValue.shareKey, args.rootValue.push);
         deps.operationMetrics.subscribed(args.document, args.operationName, results);
-        return Symbol.asyncIterator in results ? mapResults(results, deps.maskResult) : deps.maskResult(results);
+        // Pushed results are masked before they are shared, and yielded ones by sharedResults itself (`push.mask`).
+        return Symbol.asyncIterator in results ? results : deps.maskResult(results);
       },
       onSubscribe: async (ctx, id, params) => {
         const refused = tooManySubscriptions(ctx.subscriptions, limits.subscriptionsPerSocket);
         if (refused) return [...refused];
         const identity = authentication.identityOf(ctx);
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          identity,
-        });
+        // The operation's context starts from what its resolvers and plugins read (the request's
+        // headers and connection, its params, who is calling), not graphql-ws's connection state: a
+        // subscription keeps its context as long as it runs, and a few more properties there turn
+        // it into a dictionary of about a kilobyte.
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ req: ctx.extra.request, params, identity });
         let document;
         try {
           document = parse(params.query);
@@ -101,13 +87,15 @@ export function serveSubscriptions(
         if (errors.length > 0) return errors;
         // What the caller may see is part of the share key: results are shared only among those who see alike.
         const audience = isAdmin(identity) ? '*' : principalsOf(identity).join(' ');
+        const shareKey = sharedResults.keyFor(document, params.operationName, params.query, params.variables, audience);
         return {
           schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe, shareKey: sharedResults.keyFor(document, params.operationName, params.query, params.variables, audience), push: pushTo(ctx.extra.socket, id) },
+          // A shared subscription runs outside the envelop (see `subscribe` above): it keeps no closures of it for as long as it runs.
+          rootValue: shareKey ? { shareKey, push: new SocketPush(senderFor(ctx.extra.socket), id, deps.maskResult) } : { execute, subscribe },
         };
       },
     },
@@ -115,4 +103,34 @@ export function serveSubscriptions(
     deps.logger,
     limits.keepAliveMs,
   );
+}
+
+/**
+ * Where a pushed subscription's results go: a shared result is serialised once, and each
+ * subscriber's `next` message wraps those bytes with its own id. A class, so that each of many idle
+ * subscriptions holds three fields rather than closures of its own.
+ */
+class SocketPush implements PushTarget {
+  private readonly sender: SocketSend;
+  private readonly id: string;
+  readonly mask: (result: ExecutionResult) => ExecutionResult;
+  /** Made at the first message, outside Buffer's shared pool: an idle subscription must not pin a pool slab. */
+  private head: Buffer | undefined;
+
+  constructor(sender: SocketSend, id: string, mask: (result: ExecutionResult) => ExecutionResult) {
+    this.sender = sender;
+    this.id = id;
+    this.mask = mask;
+  }
+
+  send(payload: readonly Buffer[]): void | Promise<void> {
+    return this.sender([(this.head ??= headOf(this.id)), ...payload, MESSAGE_END]);
+  }
+}
+
+function headOf(id: string): Buffer {
+  const text = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }

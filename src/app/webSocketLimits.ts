@@ -31,7 +31,8 @@ export class ConnectionsPerCaller {
     const count = this.open.get(caller) ?? 0;
     if (count >= this.max) return false;
     this.open.set(caller, count + 1);
-    socket.once('close', () => {
+    // ws emits 'close' once: `on` spares the wrapper `once` would keep for the socket's lifetime.
+    socket.on('close', () => {
       const left = (this.open.get(caller) ?? 1) - 1;
       if (left > 0) this.open.set(caller, left);
       else this.open.delete(caller);

@@ -1,4 +1,3 @@
-import type http from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type GraphiQLOptions, type Plugin, type YogaInitialContext } from 'graphql-yoga';
@@ -6,6 +5,7 @@ import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { GraphiqlTab } from '../modules/moduleDefinition.ts';
+import type { RequestOrigin } from './callers.ts';
 import { type Headers, nodeHeaders } from './context.ts';
 
 /** Yoga for the schema: GraphiQL when enabled, the app's plugins and error masking, Yoga's logs through ours. */
@@ -25,7 +25,7 @@ export function graphqlHandler(deps: {
   logger: Logger;
 }) {
   const { logger } = deps;
-  return createYoga<{ req?: http.IncomingMessage }, GraphQLContext>({
+  return createYoga<{ req?: RequestOrigin }, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -40,9 +40,9 @@ export function graphqlHandler(deps: {
         }
       : false,
     renderGraphiQL,
-    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request as `req`
-    // and the identity their connection was verified as.
-    context: (initial: YogaInitialContext & { req?: http.IncomingMessage; identity?: Identity }) =>
+    // HTTP operations carry a Fetch Request; WebSocket operations carry the upgrade request's headers
+    // and connection as `req`, and the identity their connection was verified as.
+    context: (initial: YogaInitialContext & { req?: RequestOrigin; identity?: Identity }) =>
       deps.makeContext(initial.request?.headers ?? nodeHeaders(initial.req?.headers ?? {}), initial.request, initial.identity),
     maskedErrors: { maskError: deps.maskError },
     maxRequestBodySize: deps.maxRequestBytes,

@@ -56,13 +56,59 @@ export function createLogger(level: LogLevel, destination: DestinationStream = p
 }
 
 function wrap(logger: PinoLogger): Logger {
-  return {
-    debug: (message, fields) => (fields ? logger.debug(fields, message) : logger.debug(message)),
-    info: (message, fields) => (fields ? logger.info(fields, message) : logger.info(message)),
-    warn: (message, fields) => (fields ? logger.warn(fields, message) : logger.warn(message)),
-    error: (message, fields) => (fields ? logger.error(fields, message) : logger.error(message)),
-    child: (bindings) => wrap(logger.child(bindings)),
-  };
+  return new PinoBacked(logger, undefined, undefined);
+}
+
+/**
+ * The project's call shape over pino. A child is made in pino only when it first writes a line its
+ * level lets through: every GraphQL operation gets a child carrying its correlation id, most never
+ * write a line, and an idle subscription would otherwise hold a pino child (its bindings serialised,
+ * a logger of its own) for as long as it runs. Bindings are read when the child is made.
+ */
+class PinoBacked implements Logger {
+  private made: PinoLogger | undefined;
+  private readonly parent: PinoBacked | undefined;
+  private readonly bindings: LogFields | undefined;
+
+  constructor(made: PinoLogger | undefined, parent: PinoBacked | undefined, bindings: LogFields | undefined) {
+    this.made = made;
+    this.parent = parent;
+    this.bindings = bindings;
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.write('debug', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.write('info', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.write('warn', message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.write('error', message, fields);
+  }
+
+  child(bindings: LogFields): Logger {
+    return new PinoBacked(undefined, this, bindings);
+  }
+
+  private get pino(): PinoLogger {
+    return (this.made ??= this.parent!.pino.child(this.bindings!));
+  }
+
+  private write(level: LogLevel, message: string, fields: LogFields | undefined): void {
+    // A child has its parent's level (none is ever set on one): the nearest logger already made answers for it.
+    let made: PinoBacked = this;
+    while (!made.made) made = made.parent!;
+    if (!made.made.isLevelEnabled(level)) return;
+    const logger = this.pino;
+    if (fields) logger[level](fields, message);
+    else logger[level](message);
+  }
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silentLogger };

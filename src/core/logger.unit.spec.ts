@@ -50,6 +50,17 @@ describe('the JSON logger', () => {
     expect(lines[0]!.transactionId).toBe('18446744073709551615');
   });
 
+  it('a child logger drops entries below its parent’s level, and writes the rest with its bindings', () => {
+    const { logger, lines } = capturing('warn');
+    const operation = logger.child({ correlationId: 'op-1' }).child({ operation: 'Events' });
+    operation.debug('noise');
+    operation.info('chatter');
+    operation.error('broken');
+    expect(lines.map(({ level, correlationId, operation, message }) => ({ level, correlationId, operation, message }))).toEqual([
+      { level: 'error', correlationId: 'op-1', operation: 'Events', message: 'broken' },
+    ]);
+  });
+
   it('a child logger puts its bindings on every line, beside the line’s own fields', () => {
     const { logger, lines } = capturing('info');
     const request = logger.child({ correlationId: 'req-1' });

@@ -187,8 +187,9 @@ async function liveEvents(ctx: GraphQLContext, args: { after?: string | null; fi
   const subscription = await subscribeAfter(ctx, args.after ?? undefined, toLogFilter(args.filter));
   // What the caller may read is part of what each event is checked against: a customer never
   // receives another's events (shared executions are shared only among callers who see the same).
-  const readable = (event: RecordedEvent) => mayRead(ctx.identity, event.metadata.readers) && matchesHistoryFilter(filter, event);
-  return isAdmin(ctx.identity) && filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, readable);
+  const { identity } = ctx;
+  const readable = (event: RecordedEvent) => mayRead(identity, event.metadata.readers) && matchesHistoryFilter(filter, event);
+  return isAdmin(identity) && filter.correlationId === undefined && filter.actor === undefined ? subscription : onlyMatching(subscription, readable);
 }
 
 /**
@@ -209,6 +210,7 @@ function batchesOf(source: ReadySource<RecordedEvent>, size: number): ReadySourc
       const first = source.takeReady();
       return first === undefined ? undefined : fill([first]);
     },
+    wakeWhenReady: (wake) => source.wakeWhenReady?.(wake) ?? false,
     async next() {
       const step = await source.next();
       return step.done ? { value: undefined, done: true } : { value: fill([step.value]), done: false };
@@ -239,6 +241,8 @@ function onlyMatching(source: ReadySource<RecordedEvent>, matches: (event: Recor
         if (event === undefined || matches(event)) return event;
       }
     },
+    // Woken for an event it then refuses, the consumer finds nothing ready and waits again.
+    wakeWhenReady: (wake) => source.wakeWhenReady?.(wake) ?? false,
     async next() {
       for (;;) {
         const result = await source.next();

@@ -29,8 +29,21 @@ type Operation = {
 type Shared = ExecutionResult | Buffer;
 type Cached = { readonly operation: Operation; readonly result: Shared | Promise<Shared>; readonly bytes: number };
 
-/** A subscription source that can also hand over, without waiting, what is already waiting. */
-export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undefined };
+/**
+ * A subscription source that can also hand over, without waiting, what is already waiting; and,
+ * optionally, wake its consumer when more is, so that an idle consumer waits without a pending
+ * `next()` (a chain of suspended async functions and promises, per subscriber, for as long as
+ * nothing happens).
+ */
+export type ReadySource<T> = AsyncIterableIterator<T> & {
+  takeReady(): T | undefined;
+  /**
+   * Calls `wake` once, the next time `takeReady` may have something (or the source has ended), and
+   * returns true; false, keeping nothing, when the source cannot wait that way now (something
+   * waits, it reads on its own in `next()`, or it has ended): the consumer then calls `next()`.
+   */
+  wakeWhenReady?(wake: () => void): boolean;
+};
 
 /**
  * Where a pushed subscription's results go. `send` takes each result as its JSON in UTF-8, in parts
@@ -39,7 +52,8 @@ export type ReadySource<T> = AsyncIterableIterator<T> & { takeReady(): T | undef
  * `mask` is applied to the result once, before it is serialised for every subscriber that shares it.
  */
 export type PushTarget = {
-  readonly send: (payloadJson: readonly Buffer[]) => void | Promise<void>;
+  /** Called as the target's method (`target.send(…)`), so a target may be a class instance. */
+  send(payloadJson: readonly Buffer[]): void | Promise<void>;
   readonly mask: (result: ExecutionResult) => ExecutionResult;
 };
 
@@ -97,6 +111,7 @@ export class SharedSubscriptionResults {
    * operation and event and sent from here: the iterator yields nothing and ends when the source
    * does. That takes the per-subscriber, per-event work down to a string concatenation and a write,
    * instead of a chain of promises, an execution lookup and a serialisation of the whole result.
+   * With `push` and a source that cannot, results are yielded masked by `push.mask`.
    */
   async subscribe(args: ExecutionArgs, key: string, push?: PushTarget): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
@@ -120,7 +135,7 @@ export class SharedSubscriptionResults {
         return this.pushedFor(operation, event, () => this.resultFor(operation, `json:${eventId}`, () => compute(event)));
       };
       const batched = batchedField(args);
-      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push.send, leave);
+      if (!batched) return pushResults(source, (event) => one(shared(event, serialise)), push, leave);
       // A batch: the JSON of each event as the single-event twin gives it, joined into the list.
       const head = Buffer.from(`{"data":{${JSON.stringify(batched.responseKey)}:[`);
       const item = (event: unknown): Buffer | Promise<Buffer> => {
@@ -143,19 +158,17 @@ export class SharedSubscriptionResults {
           const items = events.map((event) => shared(event, item));
           return items.every(Buffer.isBuffer) ? join(events, items as Buffer[]) : Promise.all(items).then((done) => join(events, done));
         },
-        push.send,
+        push,
         leave,
       );
     }
-    return mapResults(
-      source,
-      (event) => {
-        const eventId = (event as { id?: string }).id;
-        if (eventId === undefined || !this.results || !joined) return execute({ ...args, rootValue: event });
-        return this.resultFor(operation, eventId, () => execute({ ...args, rootValue: event }));
-      },
-      leave,
-    );
+    const resultOf = (event: unknown) => {
+      const eventId = (event as { id?: string }).id;
+      if (eventId === undefined || !this.results || !joined) return execute({ ...args, rootValue: event });
+      return this.resultFor(operation, eventId, () => execute({ ...args, rootValue: event }));
+    };
+    const mask = push?.mask;
+    return mapResults(source, mask ? (event) => maybeThen(resultOf(event), mask) : resultOf, leave);
   }
 
   private join(key: string): Operation {
@@ -256,59 +269,116 @@ function isReadySource<T>(source: AsyncIterable<T>): source is ReadySource<T> {
 /**
  * Drains `source` into `send`: whatever waits is sent at once, in order, without a promise per
  * value (unless a value's JSON is computed asynchronously or the socket is full); then it waits
- * for more. The returned iterator yields nothing: it ends when the source ends and throws what the
- * source throws, after everything before it was sent. `return` stops sending at once.
+ * for more. The returned iterator yields nothing: its one pending `next()` settles when the source
+ * ends, or throws what the source throws, after everything before it was sent. `return` stops
+ * sending at once. While nothing waits it holds no suspended frame: a source that can
+ * (`wakeWhenReady`) calls it back when something does; any other is awaited in its `next()`.
  */
-function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, send: PushTarget['send'], onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    onEnd();
-  };
-  const deliver = (value: T): void | Promise<void> => {
-    const payload = payloadOf(value);
-    if (!(payload instanceof Promise)) return send(payload);
-    return payload.then((json) => (ended ? undefined : send(json)));
-  };
-  const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
-  const iterable: AsyncIterableIterator<ExecutionResult> = {
-    async next() {
-      try {
-        for (;;) {
-          for (let value = source.takeReady(); value !== undefined && !ended; value = source.takeReady()) {
-            const full = deliver(value);
-            if (full) await full;
-          }
-          if (ended) return done;
-          // Nothing waits: wait for the next event (the source reads catch-up pages meanwhile).
-          const step = await source.next();
-          if (step.done || ended) {
-            end();
-            return done;
-          }
-          const full = deliver(step.value);
-          if (full) await full;
-        }
-      } catch (error) {
-        end();
-        throw error;
-      }
-    },
-    async return() {
-      end();
-      await source.return?.();
-      return done;
-    },
-    async throw(error?: unknown) {
-      end();
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]: () => iterable,
-  };
-  return iterable;
+function pushResults<T>(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, target: PushTarget, onEnd: () => void): AsyncIterableIterator<ExecutionResult> {
+  return new PushedResults(source, payloadOf, target, onEnd);
 }
+
+const DONE: IteratorResult<ExecutionResult> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * pushResults' iterator. A class rather than closures: ten thousand idle subscriptions each hold
+ * one, so its methods are shared and only its fields and one wake-up function are its own.
+ */
+class PushedResults<T> implements AsyncIterableIterator<ExecutionResult> {
+  private readonly source: ReadySource<T>;
+  private readonly payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>;
+  private readonly target: PushTarget;
+  private readonly onEnd: () => void;
+  private ended = false;
+  /** The consumer's `next()` (graphql-ws asks once and waits for as long as the subscription runs). */
+  private waiting: PromiseWithResolvers<IteratorResult<ExecutionResult>> | undefined;
+  /** Handed to the source: drains in a microtask, after the fan-out that woke it has offered every subscriber its events. */
+  private readonly wake = () => queueMicrotask(() => this.pump());
+
+  constructor(source: ReadySource<T>, payloadOf: (value: T) => readonly Buffer[] | Promise<readonly Buffer[]>, target: PushTarget, onEnd: () => void) {
+    this.source = source;
+    this.payloadOf = payloadOf;
+    this.target = target;
+    this.onEnd = onEnd;
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.ended) return Promise.resolve(DONE);
+    if (this.waiting) return this.waiting.promise;
+    const waiting = (this.waiting = Promise.withResolvers());
+    this.pump();
+    return waiting.promise;
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.finish();
+    await this.source.return?.();
+    return DONE;
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.finish();
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Sends what waits, then arranges to be called again when more does; ends on the source's end. */
+  private pump(): void {
+    if (this.ended) return this.finish();
+    try {
+      for (let value = this.source.takeReady(); value !== undefined; value = this.source.takeReady()) {
+        const full = this.deliver(value);
+        if (full) return void full.then(() => this.pump(), (error: unknown) => this.fail(error));
+        if (this.ended) return this.finish();
+      }
+      if (this.source.wakeWhenReady?.(this.wake)) return;
+      // The source reads on its own (catch-up pages), has ended, or cannot call back: wait in its next().
+      this.source.next().then(
+        (step) => {
+          if (step.done || this.ended) return this.finish();
+          const full = this.deliver(step.value);
+          if (full) return void full.then(() => this.pump(), (error: unknown) => this.fail(error));
+          this.pump();
+        },
+        (error: unknown) => this.fail(error),
+      );
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private deliver(value: T): void | Promise<void> {
+    const payload = this.payloadOf(value);
+    if (!(payload instanceof Promise)) return this.target.send(payload);
+    return payload.then((json) => (this.ended ? undefined : this.target.send(json)));
+  }
+
+  private finish(): void {
+    this.end();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.resolve(DONE);
+  }
+
+  private fail(error: unknown): void {
+    this.end();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(error);
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd();
+  }
+}
+
+const maybeThen = <A, B>(value: A | Promise<A>, map: (value: A) => B): B | Promise<B> => (value instanceof Promise ? value.then(map) : map(value));
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;

@@ -124,6 +124,52 @@ describe('subscription results shared between subscribers of one operation', () 
     expect(shared.stats.operations).toBe(0);
   });
 
+  it('with a push target but a source that cannot hand over what waits, yields the results, masked by the target', async () => {
+    const { schema } = fixture(2);
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
+    const mask = (result: ExecutionResult) => ({ ...result, extensions: { masked: true } });
+    const results = await drain(await shared.subscribe({ schema, document }, key, { send: () => undefined, mask }));
+    expect(results).toEqual([1, 2].map((n) => ({ data: { events: { id: `e${n}`, n } }, extensions: { masked: true } })));
+  });
+
+  it('pushed from a source that calls back, waits idle without asking the source for its next event, and ends when it ends', async () => {
+    const { schema, source, nextCalls } = readyFixture({ wakes: true });
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
+    const sent: string[] = [];
+    const results = (await shared.subscribe({ schema, document }, key, { send: (json) => void sent.push(Buffer.concat(json).toString()), mask: (result) => result })) as AsyncIterableIterator<ExecutionResult>;
+    const end = results.next();
+    source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 });
+    await until(async () => sent.length === 2, 'both events sent');
+    source.push({ id: 'e3', n: 3 });
+    await until(async () => sent.length === 3, 'the third event sent');
+    expect(nextCalls()).toBe(0);
+    source.end();
+    expect(await end).toEqual({ done: true, value: undefined });
+    expect(sent).toEqual([1, 2, 3].map((n) => JSON.stringify({ data: { events: { id: `e${n}`, n } } })));
+    expect(shared.stats.operations).toBe(0);
+  });
+
+  it('pushed from a source that calls back, stops at once on return, however long it has been idle', async () => {
+    const { schema, source, nextCalls } = readyFixture({ wakes: true });
+    const shared = new SharedSubscriptionResults();
+    const document = parse(query);
+    const key = shared.keyFor(document, undefined, query, {}, '*')!;
+    const sent: string[] = [];
+    const results = (await shared.subscribe({ schema, document }, key, { send: (json) => void sent.push(Buffer.concat(json).toString()), mask: (result) => result })) as AsyncIterableIterator<ExecutionResult>;
+    const end = results.next();
+    await results.return!();
+    expect(await end).toEqual({ done: true, value: undefined });
+    source.push({ id: 'e1', n: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([]);
+    expect(nextCalls()).toBe(0);
+    expect(shared.stats.operations).toBe(0);
+  });
+
   it('pushed in batches, serialises each event once for all subscribers of the operation, however their batches fall', async () => {
     const { schema, source, resolved } = readyFixture();
     const shared = new SharedSubscriptionResults();
@@ -169,9 +215,14 @@ describe('subscription results shared between subscribers of one operation', () 
   });
 });
 
-/** Like `fixture`, with sources (one per subscriber, as the live feed gives) the test feeds by hand, which also hand over synchronously what waits. */
-function readyFixture() {
+/**
+ * Like `fixture`, with sources (one per subscriber, as the live feed gives) the test feeds by hand,
+ * which also hand over synchronously what waits; with `wakes`, they also call an idle consumer back
+ * (`wakeWhenReady`), as the live feed's subscriptions do. `nextCalls` counts the sources' `next()`.
+ */
+function readyFixture(options: { wakes?: boolean } = {}) {
   let resolved = 0;
+  let nextCalls = 0;
   const sources: { readonly queue: Event[]; poke(): void }[] = [];
   let ended = false;
   let failure: Error | undefined;
@@ -187,7 +238,17 @@ function readyFixture() {
     sources.push({ queue, poke });
     const source: ReadySource<Event> = {
       takeReady: () => queue.shift(),
+      ...(options.wakes
+        ? {
+            wakeWhenReady(resume: () => void) {
+              if (queue.length > 0 || failure || ended || closed) return false;
+              wake = resume;
+              return true;
+            },
+          }
+        : {}),
       async next() {
+        nextCalls++;
         for (;;) {
           const event = queue.shift();
           if (event) return { value: event, done: false };
@@ -224,6 +285,7 @@ function readyFixture() {
   return {
     schema,
     resolved: () => resolved,
+    nextCalls: () => nextCalls,
     source: {
       push: (...events: Event[]) => (sources.forEach((source) => source.queue.push(...events)), pokeAll()),
       end: () => ((ended = true), pokeAll()),

@@ -3,8 +3,14 @@ import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'grap
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../core/logger.ts';
 
-/** What onSubscribe & co. see as `ctx.extra`. */
-export type WsExtra = { readonly socket: WebSocket; readonly request: http.IncomingMessage };
+/**
+ * What onSubscribe & co. see as `ctx.extra`: the socket, and of its upgrade request what the
+ * operations read later (headers, the network connection). graphql-ws keeps `extra` as long as the
+ * socket is open; the request itself (its raw headers, stream state and parser leftovers, about a
+ * kilobyte) is let go once the socket is up.
+ */
+export type WsExtra = { readonly socket: WebSocket; readonly request: UpgradeRequest };
+export type UpgradeRequest = Pick<http.IncomingMessage, 'headers' | 'socket'>;
 
 /** Bytes a socket may have queued before a subscription waits for the client to read. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -141,9 +147,36 @@ export function serveGraphqlWs(
   logger: Logger,
   keepAliveMs: number,
 ): { dispose(): Promise<void> } {
-  const server = makeServer(options);
+  // graphql-ws's own wait for connection_init keeps its timer as long as the socket is open; this
+  // one is let go as soon as connection_init arrives (or the socket closes).
+  const initWaitMs = options.connectionInitWaitTimeout ?? 3_000;
+  const initWaits = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const stopInitWait = (socket: WebSocket) => {
+    clearTimeout(initWaits.get(socket));
+    initWaits.delete(socket);
+  };
+  const server = makeServer({
+    ...options,
+    connectionInitWaitTimeout: 0,
+    onConnect: (ctx) => {
+      stopInitWait(ctx.extra.socket);
+      return options.onConnect?.(ctx);
+    },
+  });
   wss.options.handleProtocols = handleProtocols;
   const alive = new WeakSet<WebSocket>();
+  // Listeners every socket shares (ws calls them on the socket), rather than closures of each socket's own.
+  function answeredPing(this: WebSocket) {
+    alive.add(this);
+  }
+  function failed(this: WebSocket, error: Error) {
+    logger.warn('WebSocket error', { error });
+    this.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+  function uninitialised(socket: WebSocket) {
+    initWaits.delete(socket);
+    socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+  }
 
   // Each socket is pinged once per keepAliveMs, but a slice of them per tick: pinging ten thousand
   // in one tick held every subscriber's delivery up for the whole sweep (the live bench's p99 with
@@ -175,13 +208,11 @@ export function serveGraphqlWs(
 
   wss.on('connection', (socket, request) => {
     alive.add(socket);
-    socket.on('pong', () => alive.add(socket));
+    socket.on('pong', answeredPing);
+    socket.on('error', failed);
+    if (initWaitMs > 0 && Number.isFinite(initWaitMs)) initWaits.set(socket, setTimeout(uninitialised, initWaitMs, socket));
     const raw = (socket as unknown as { _socket?: RawSocket })._socket;
     const queue = raw ? new FrameQueue(socket, raw) : undefined;
-    socket.once('error', (error) => {
-      logger.warn('WebSocket error', { error });
-      socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
     const send: SocketSend = queue
       ? (data) => queue.send(data)
       : (data) => {
@@ -199,19 +230,23 @@ export function serveGraphqlWs(
           queue?.flush();
           socket.close(code, reason);
         },
+        // Not an async function: graphql-ws's handler of a subscribe message runs as long as the
+        // subscription does, and an awaiting frame here would hold the message's bytes as long.
         onMessage: (handle) =>
-          socket.on('message', async (message) => {
-            try {
-              await handle(String(message));
-            } catch (error) {
+          socket.on('message', (message) => {
+            handle(String(message)).catch((error: unknown) => {
               logger.error('unexpected error handling a WebSocket message', { error });
               socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
+            });
           }),
       },
-      { socket, request },
+      { socket, request: { headers: request.headers, socket: request.socket } },
     );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    // ws emits 'close' once: `on` spares the wrapper `once` would keep for the socket's lifetime.
+    socket.on('close', (code, reason) => {
+      stopInitWait(socket);
+      void closed(code, String(reason));
+    });
   });
 
   return {

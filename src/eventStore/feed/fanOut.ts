@@ -53,6 +53,11 @@ export class Inbox {
     return this.isLive;
   }
 
+  /** Nothing waits in the queue. */
+  get empty(): boolean {
+    return this.head === this.queue.length;
+  }
+
   /** A new event from the follower; true when it is the only one waiting (the consumer may be asleep). */
   offer(event: RecordedEvent): boolean {
     if (this.isLive) {

@@ -99,6 +99,18 @@ export class FeedSubscription implements AsyncIterableIterator<RecordedEvent>, S
     }
   }
 
+  /**
+   * Calls `wake` once, when the fan-out next leaves this subscription an event or it ends, and
+   * returns true; false, keeping nothing, while an event waits, while it is catching up (`next()`
+   * reads the pages) or once it has ended. A pushing consumer waits so instead of in `next()`,
+   * holding one function rather than suspended calls for as long as nothing happens.
+   */
+  wakeWhenReady(wake: () => void): boolean {
+    if (this.closed || !this.inbox.live || !this.inbox.empty) return false;
+    this.wake = wake;
+    return true;
+  }
+
   async next(): Promise<IteratorResult<RecordedEvent>> {
     for (;;) {
       if (this.closed) {
