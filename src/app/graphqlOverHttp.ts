@@ -3,9 +3,10 @@ import { type DocumentNode, type ExecutionResult, getOperationAST, GraphQLError 
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { type Headers, nodeHeaders } from './context.ts';
+import type { RequestOrigin } from './callers.ts';
 import { CORRELATION_HEADER } from './correlation.ts';
 
-type Yoga = YogaServerInstance<{ req?: http.IncomingMessage }, GraphQLContext>;
+type Yoga = YogaServerInstance<{ req?: RequestOrigin }, GraphQLContext>;
 
 /** What Yoga's regular result processor answers with, in its order of preference. */
 const REGULAR_MEDIA_TYPES = ['application/graphql-response+json', 'application/json'] as const;
