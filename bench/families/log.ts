@@ -1,7 +1,7 @@
 import { openOrm } from '../../src/db/orm.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
-import { createDatabase } from '../lib/db.ts';
+import { createDatabase, waitForProcessorsAtHead } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
@@ -104,6 +104,8 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
       return { ...result, serverCpuMsPerPage: ((await server.cpuMs()) - before) / (result.pages + PAGING_WARMUP_PAGES) };
     };
     try {
+      const caughtUp = await waitForProcessorsAtHead(bigUrl);
+      ctx.log(`paging: the API's processors reached the log head in ${caughtUp.seconds.toFixed(0)} s`);
       for (let run = 0; run < 2; run++) {
         ctx.log(`paging ${total} events: raw run ${run + 1}`);
         cells.raw.push(await rawPagingCell(bigUrl, total));
