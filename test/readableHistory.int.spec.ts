@@ -154,6 +154,20 @@ describe('history read with a caller\'s principals', () => {
     expect(backward.map((e) => e.id)).toEqual(between.map((e) => e.id).reverse());
   });
 
+  it.each(filters)('with %s, a page read without the metadata holds the same events and payloads, each with only its schema version', async (_name, filter) => {
+    for (const readers of [undefined, callers.alice, callers.carol]) {
+      for (const direction of ['forward', 'backward'] as const) {
+        const request = { direction, limit: 40, filter, ...(readers ? { readers } : {}) };
+        const all = await readHistory(db.orm.em.fork(), appUpcasters, request);
+        const light = await readHistory(db.orm.em.fork(), appUpcasters, { ...request, columns: 'withoutMetadata' });
+        // Upcast alike: the payload, and the versions the upcast records in the metadata.
+        const versionsOnly = ({ schemaVersion, storedSchemaVersion }: RecordedEvent['metadata']) =>
+          Object.fromEntries(Object.entries({ schemaVersion, storedSchemaVersion }).filter(([, value]) => value != null));
+        expect(light).toEqual(all.map((event) => ({ ...event, metadata: versionsOnly(event.metadata) })));
+      }
+    }
+  });
+
   it('records each pair of event type and stream type the log holds, once', async () => {
     const rows = await query<{ event_type: string; stream_type: string }>(db.orm.em.fork(), 'select event_type, stream_type from event_stream_types order by 1, 2');
     const pairs = [...new Set([...written.values()].map((w) => `${w.type}/${w.streamType}`))].sort();

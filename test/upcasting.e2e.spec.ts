@@ -74,6 +74,28 @@ describe('events an older release wrote, read by this one', () => {
     expect(stream.data.stream.events.edges[1].node).toMatchObject({ ...currentItem, data: currentData });
   });
 
+  it('show in history in the current shape when the page asks for no metadata, through fragments and aliases too', async () => {
+    // Such a page reads the events without their metadata column; the upcast must not need it.
+    const light = await server.gql(
+      `query { events(filter: { streamId: "${cartId}" }) { ...Page } }
+       fragment Page on EventConnection { edges { node { ...Light ... on CartItemAdded { payload: data } } } }
+       fragment Light on Event { id: eventId kind: type version data }`,
+    );
+    expect(light.errors).toBeUndefined();
+    const [, { node: item }] = light.data.events.edges;
+    expect(item).toEqual({ id: expect.any(String), kind: 'CartItemAdded', version: 2, data: currentData, payload: currentData });
+
+    // A field of the event type's own, or metadata under a fragment on one type, reads the whole event.
+    const full = await server.gql(
+      `{ events(filter: { streamId: "${cartId}" }) { edges { node { data ... on CartItemAdded { productName meta: metadata { correlationId storedSchemaVersion } } } } } }`,
+    );
+    expect(full.errors).toBeUndefined();
+    expect(full.data.events.edges[1].node).toEqual({ data: currentData, productName: 'Coffee beans', meta: { correlationId: 'old-release', storedSchemaVersion: 1 } });
+
+    const stream = await server.gql(`{ stream(id: "${cartId}") { events { edges { cursor node { type data } } } } }`);
+    expect(stream.data.stream.events.edges[1].node).toEqual({ type: 'CartItemAdded', data: currentData });
+  });
+
   it('rebuild the cart as of an old version with the projection’s current code', async () => {
     const past = await server.gql(`{ cart(id: "${cartId}", asOf: { version: 2 }) { version itemCount lines { sku name quantity } } }`);
     expect(past.errors).toBeUndefined();

@@ -1,7 +1,7 @@
 import { openOrm } from '../../src/db/orm.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
-import { createDatabase } from '../lib/db.ts';
+import { createDatabase, waitForProcessorsAtHead } from '../lib/db.ts';
 import { preloadEvents } from '../lib/preload.ts';
 import { row, type Row } from '../lib/report.ts';
 import { startApi } from '../lib/server.ts';
@@ -11,7 +11,7 @@ import type { LatencySummary } from '../lib/stats.ts';
 import { catchUpCell, rawCursorReadCell, type CatchUpResult, type RawReadResult } from '../workloads/catchUp.ts';
 import { noopProcessorCell, type NoopProcessorResult } from '../workloads/processors.ts';
 import { BENCH_CUSTOMER, detectHistoryQuery, FILTERS, graphqlHistoryCell, historyQueries, libraryHistoryCell, rawHistoryCell, type FilterName } from '../workloads/history.ts';
-import { postgraphilePagingCell, PRODUCT_PAGE, productPagingCell, rawPagingCell, REQUESTED_PAGE, type PagingResult } from '../workloads/paging.ts';
+import { PAGING_WARMUP_PAGES, postgraphilePagingCell, PRODUCT_PAGE, productPagingCell, rawPagingCell, REQUESTED_PAGE, type PagingResult } from '../workloads/paging.ts';
 import type { FamilyContext, FamilyResult } from './context.ts';
 
 const { orm: ormSchema } = compose(modules);
@@ -96,14 +96,23 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
     await copyEventsForPostGraphile(bigUrl, total);
     const api = await startApi({ databaseUrl: bigUrl, ...ctx.profile('paging') });
     const postgraphile = await startPostGraphile({ databaseUrl: bigUrl, poolSize: ctx.apiPoolSize, ...ctx.profile('paging-postgraphile') });
+    // The server's CPU time per page served (the warm-up pages included): on a shared machine the
+    // rate moves with the neighbours' load, the work a page costs the server much less.
+    const withCpu = async (server: { cpuMs(): Promise<number> }, cell: () => Promise<PagingResult>): Promise<PagingResult> => {
+      const before = await server.cpuMs();
+      const result = await cell();
+      return { ...result, serverCpuMsPerPage: ((await server.cpuMs()) - before) / (result.pages + PAGING_WARMUP_PAGES) };
+    };
     try {
+      const caughtUp = await waitForProcessorsAtHead(bigUrl);
+      ctx.log(`paging: the API's processors reached the log head in ${caughtUp.seconds.toFixed(0)} s`);
       for (let run = 0; run < 2; run++) {
         ctx.log(`paging ${total} events: raw run ${run + 1}`);
         cells.raw.push(await rawPagingCell(bigUrl, total));
         ctx.log(`paging ${total} events: product events(first: ${PRODUCT_PAGE}) run ${run + 1}`);
-        cells.product.push(await productPagingCell(api.url, total));
+        cells.product.push(await withCpu(api, () => productPagingCell(api.url, total)));
         ctx.log(`paging ${total} events: PostGraphile allEvents(first: ${REQUESTED_PAGE}) run ${run + 1}`);
-        cells.postgraphile.push(await postgraphilePagingCell(postgraphile.url, total));
+        cells.postgraphile.push(await withCpu(postgraphile, () => postgraphilePagingCell(postgraphile.url, total)));
       }
     } finally {
       await postgraphile.stop();
@@ -120,6 +129,9 @@ export async function logFamily(ctx: FamilyContext): Promise<FamilyResult> {
     rows.push(row({ workload: W7, cell, figure: 'p99 per page', unit: 'ms', runs: cells.product.map((x) => x.pageMs.p99), raw: cells.raw.map((x) => x.pageMs.p99), rawLabel,
       peers: [{ label: peerLabel, runs: cells.postgraphile.map((x) => x.pageMs.p99) }],
       ...(PRODUCT_PAGE < REQUESTED_PAGE ? { note: `the product's pages hold ${PRODUCT_PAGE}, the others' ${REQUESTED_PAGE.toLocaleString('en-US')}` } : {}) }));
+    rows.push(row({ workload: W7, cell, figure: 'server CPU per page', unit: 'ms', runs: cells.product.map((x) => x.serverCpuMsPerPage ?? Number.NaN),
+      peers: [{ label: peerLabel, runs: cells.postgraphile.map((x) => x.serverCpuMsPerPage ?? Number.NaN) }],
+      note: 'user + system time of the server process over the cell, per page (warm-up pages included)' }));
     const failed = Object.entries(cells).flatMap(([name, runs]) => runs.filter((x) => x.errors || x.events < total).map((x) => `${name}: ${x.events} of ${total} events${x.firstError ? `, "${x.firstError}"` : ''}`));
     if (failed.length) notes.push(`Paging: ${failed.join('; ')}`);
     details.paging = { total, ...cells };

@@ -118,3 +118,26 @@ export async function postgresSettings(url: string): Promise<Record<string, stri
     return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
   });
 }
+
+/**
+ * Waits until every processor's checkpoint is at the log's last event: an API started on a
+ * preloaded log first runs its processors over all of it (product sales reads every checkout's
+ * cart), in the same process that then serves the measured requests. On a loaded machine that
+ * catch-up outlasted the paging cell's first run and tripled its CPU time per page.
+ */
+export async function waitForProcessorsAtHead(url: string, timeoutMs = 600_000): Promise<{ seconds: number }> {
+  const started = Date.now();
+  return withClient(url, async (client) => {
+    for (;;) {
+      const { rows } = await client.query<{ processors: number; behind: number }>(`
+        select count(*)::int as processors,
+               count(*) filter (where (c.transaction_id, c.global_position) < (h.transaction_id, h.global_position))::int as behind
+        from processor_checkpoints c
+        cross join (select transaction_id, global_position from events order by transaction_id desc, global_position desc limit 1) h`);
+      const { processors, behind } = rows[0]!;
+      if (processors > 0 && behind === 0) return { seconds: (Date.now() - started) / 1000 };
+      if (Date.now() - started > timeoutMs) throw new Error(`processors still behind the log head after ${timeoutMs / 1000} s (${behind} of ${processors})`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  });
+}

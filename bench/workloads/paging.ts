@@ -9,7 +9,7 @@ import { Samples, round, summarize, type LatencySummary } from '../lib/stats.ts'
  * log would. Every system reads the same rows with the same fields.
  */
 
-export type PagingResult = { events: number; pages: number; seconds: number; eventsPerS: number; pageMs: LatencySummary; pageSize: number; errors: number; firstError?: string };
+export type PagingResult = { events: number; pages: number; serverCpuMsPerPage?: number; seconds: number; eventsPerS: number; pageMs: LatencySummary; pageSize: number; errors: number; firstError?: string };
 
 /** What a client asks for; the product cuts larger pages to its maximum. */
 export const REQUESTED_PAGE = 1000;
@@ -29,12 +29,15 @@ const POSTGRAPHILE_QUERY = `query Page($after: Cursor) {
   }
 }`;
 
+/** Pages read before the measured window. */
+export const PAGING_WARMUP_PAGES = 3;
+
 type Page = { count: number; next: string | undefined };
 
 async function readAll(total: number, pageSize: number, page: (after: string | undefined) => Promise<Page>): Promise<PagingResult> {
   // Warm-up, not counted: a few pages from the start (plans, caches, JIT).
   let after: string | undefined;
-  for (let i = 0; i < 3; i++) after = (await page(after)).next;
+  for (let i = 0; i < PAGING_WARMUP_PAGES; i++) after = (await page(after)).next;
   const samples = new Samples();
   let events = 0;
   let pages = 0;

@@ -164,11 +164,24 @@ export function toHistoryFilter(filter: EventFilterArgs | null | undefined): His
   };
 }
 
-/** The GraphQL object type of an event type, when the schema has one. */
+/**
+ * The GraphQL object type of an event type, when the schema has one. Asked once per event of every
+ * page (to resolve the Event interface), so each schema's answers are remembered: a schema never
+ * changes, and the event types in a log are few.
+ */
 function ownTypeOf(schema: GraphQLSchema, eventType: string): string | undefined {
+  let known = ownTypes.get(schema);
+  if (!known) ownTypes.set(schema, (known = new Map()));
+  if (known.has(eventType)) return known.get(eventType);
   const type = schema.getType(eventType);
-  return isObjectType(type) && type.getInterfaces().some((candidate) => candidate.name === 'Event') ? eventType : undefined;
+  const own = isObjectType(type) && type.getInterfaces().some((candidate) => candidate.name === 'Event') ? eventType : undefined;
+  // Bounded, as event types are written by whoever appends: an unknown one more than this many is looked up each time.
+  if (known.size < MAX_REMEMBERED_TYPES) known.set(eventType, own);
+  return own;
 }
+
+const ownTypes = new WeakMap<GraphQLSchema, Map<string, string | undefined>>();
+const MAX_REMEMBERED_TYPES = 1000;
 
 const isRecordedEvent = (value: unknown): value is RecordedEvent =>
   typeof value === 'object' && value !== null && typeof (value as RecordedEvent).type === 'string' && typeof (value as RecordedEvent).position === 'string';

@@ -19,6 +19,7 @@ import { mayReadStream, readersFilterFor } from '../eventStore/access/streamAcce
 import type { Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { type EventFilterArgs, eventFilterInput, toHistoryFilter, toLogFilter } from './events.ts';
+import { eventColumnsOfConnection } from './eventSelection.ts';
 import { handedOutPosition, rebasedRefusal, subscribeAfter } from './cursors.ts';
 import type { ReadySource } from './sharedResults.ts';
 
@@ -86,7 +87,7 @@ export function registerHistory(builder: Builder): void {
           `with first/after, backward with last/before; ${HISTORY_PAGE.defaultSize} events a page by default, at most ${HISTORY_PAGE.maxSize} ` +
           '(larger requests are cut to that). Events of transactions still running appear once every older transaction has finished.',
         args: { filter: t.arg({ type: eventFilterInput(builder), required: false, description: 'Which events to list; all when omitted.' }) },
-        resolve: (_root, args, ctx) => {
+        resolve: (_root, args, ctx, info) => {
           const filter = toHistoryFilter(args.filter);
           if ((filter.types?.length ?? 0) > MAX_HISTORY_TYPES) {
             throw new ValidationError(`filter.types lists at most ${MAX_HISTORY_TYPES} event types`, [
@@ -98,6 +99,7 @@ export function registerHistory(builder: Builder): void {
             const readers = readersFilterFor(ctx.identity);
             return readHistory(ctx.em, ctx.upcasters, {
               ...(readers !== undefined ? { readers } : {}),
+              columns: eventColumnsOfConnection(info),
               direction: inverted ? 'backward' : 'forward',
               limit,
               filter,
@@ -144,12 +146,13 @@ export function registerHistory(builder: Builder): void {
             fromVersion: t.arg.int({ required: false, description: 'Start at this version (inclusive, 1-based).' }),
             toVersion: t.arg.int({ required: false, description: 'End at this version (inclusive).' }),
           },
-          resolve: (stream, args, ctx) =>
+          resolve: (stream, args, ctx, info) =>
             resolveCursorConnection<Promise<RecordedEvent[]>>({ args, toCursor: (event: RecordedEvent) => event.position, ...HISTORY_PAGE }, async ({ before, after, limit, inverted }) => {
               const afterVersion = await versionAt(ctx.em, ctx.upcasters, stream.streamId, after, 'after');
               const beforeVersion = await versionAt(ctx.em, ctx.upcasters, stream.streamId, before, 'before');
               return readStreamPage(ctx.em, ctx.upcasters, stream.streamId, {
                 direction: inverted ? 'backward' : 'forward',
+                columns: eventColumnsOfConnection(info),
                 limit,
                 ...(afterVersion !== undefined ? { afterVersion } : {}),
                 ...(beforeVersion !== undefined ? { beforeVersion } : {}),

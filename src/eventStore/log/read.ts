@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RecordedEvent } from '../../core/message.ts';
 import { query } from '../../db/sql.ts';
 import { LOG_START, type LogPosition } from './position.ts';
-import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './recorded.ts';
+import { EVENT_COLUMNS, type EventColumns, eventColumns, type EventRow, toRecordedEvent } from './recorded.ts';
 import type { UpcasterRegistry } from './upcasters.ts';
 
 export type StreamRange = { readonly fromVersion?: number; readonly toVersion?: number };
@@ -128,6 +128,8 @@ export type HistoryPageRequest = {
   readonly filter?: HistoryFilter;
   /** Only streams one of these principals may read (see stream_readers); every stream when undefined. */
   readonly readers?: readonly string[];
+  /** What of each event to read (see EventColumns); all of it when undefined. */
+  readonly columns?: EventColumns;
 };
 
 /**
@@ -145,6 +147,7 @@ export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry
   const params: unknown[] = [request.limit];
   const conditions: string[] = [];
   const filter = request.filter ?? {};
+  const columns = eventColumns(request.columns ?? 'all');
   const stream = filter.streamId === undefined ? undefined : params.push(filter.streamId);
   const position = (bound: LogPosition, side: 'after' | 'before') => {
     const a = params.push(bound.transactionId.toString());
@@ -171,16 +174,16 @@ export async function readHistory(em: EntityManager, upcasters: UpcasterRegistry
   if (stream !== undefined) {
     // One stream: its unique index, in version order, which is its commit order (see streamVersionBound).
     if (filter.types !== undefined) conditions.push(`event_type = any($${params.push([...new Set(filter.types)])}::text[])`);
-    sql = `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} order by stream_version ${order} limit $1`;
+    sql = `select ${columns} from events where ${conditions.join(' and ')} order by stream_version ${order} limit $1`;
   } else if (filter.types === undefined) {
-    sql = `select ${EVENT_COLUMNS} from events where ${conditions.join(' and ')} ${orderBy}`;
+    sql = `select ${columns} from events where ${conditions.join(' and ')} ${orderBy}`;
   } else {
     // `event_type = any(…)` cannot be read in commit order from one index range, which would make
     // deep pages sort everything before them. Instead read one page from each type's range of
     // (event_type, transaction_id, global_position) and merge those few rows. One branch per type,
     // each with its own parameter, so the planner sees how common each type is.
     const branches = [...new Set(filter.types)].map(
-      (type) => `(select ${EVENT_COLUMNS} from events where event_type = $${params.push(type)} and ${conditions.join(' and ')} ${orderBy})`,
+      (type) => `(select ${columns} from events where event_type = $${params.push(type)} and ${conditions.join(' and ')} ${orderBy})`,
     );
     if (branches.length === 0) return [];
     sql = `select * from (${branches.join(' union all ')}) as page ${orderBy}`;
@@ -227,6 +230,7 @@ async function readReadableHistory(
   em: EntityManager, upcasters: UpcasterRegistry, request: HistoryPageRequest, readers: readonly string[],
 ): Promise<RecordedEvent[]> {
   const filter = request.filter ?? {};
+  const columns = eventColumns(request.columns ?? 'all');
   const types = filter.types === undefined ? undefined : [...new Set(filter.types)];
   if (types?.length === 0) return [];
   const planParams: unknown[] = [FEW_READABLE_STREAMS + 1, readers];
@@ -312,10 +316,10 @@ async function readReadableHistory(
     // stream type), each read in commit order from its own index range, so none sorts what lies
     // before the page.
     if (types === undefined) {
-      parts.push(`(select ${EVENT_COLUMNS} from events where ${ofType} and ${where} and ${theirs} ${commitOrder})`);
+      parts.push(`(select ${columns} from events where ${ofType} and ${where} and ${theirs} ${commitOrder})`);
     } else {
       for (const eventType of types.filter((t) => eventTypes === null || eventTypes.includes(t))) {
-        parts.push(`(select ${EVENT_COLUMNS} from events where event_type = $${params.push(eventType)} and ${ofType} and ${where} and ${theirs} ${commitOrder})`);
+        parts.push(`(select ${columns} from events where event_type = $${params.push(eventType)} and ${ofType} and ${where} and ${theirs} ${commitOrder})`);
       }
     }
   }
@@ -324,7 +328,7 @@ async function readReadableHistory(
     if (filter.streamType !== undefined) typesCondition += ` and stream_type = $${params.push(filter.streamType)}`;
     parts.push(
       `(select page.* from (select distinct stream_id from stream_readers sr where (${few.join(' or ')})${reaches.map((r) => ` and ${r}`).join('')}) as readable
-        cross join lateral (select ${EVENT_COLUMNS} from events
+        cross join lateral (select ${columns} from events
           where stream_id = readable.stream_id and ${where}${typesCondition}
           order by stream_version ${order} limit $1) as page)`,
     );
@@ -392,6 +396,8 @@ export type StreamPageRequest = {
   readonly fromVersion?: number;
   readonly toVersion?: number;
   readonly limit: number;
+  /** What of each event to read (see EventColumns); all of it when undefined. */
+  readonly columns?: EventColumns;
 };
 
 /** One page of a stream in version order, by keyset on the (stream_id, stream_version) key. */
@@ -401,7 +407,7 @@ export async function readStreamPage(em: EntityManager, upcasters: UpcasterRegis
   const order = request.direction === 'backward' ? 'desc' : 'asc';
   const rows = await query<EventRow>(
     em,
-    `select ${EVENT_COLUMNS} from events
+    `select ${eventColumns(request.columns ?? 'all')} from events
      where stream_id = $1 and stream_version >= $2 and stream_version <= $3
      order by stream_version ${order} limit $4`,
     [streamId, low, high, request.limit],
