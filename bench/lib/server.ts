@@ -56,7 +56,7 @@ export async function startApi(options: ApiOptions): Promise<ApiProcess> {
   const child = spawn(process.execPath, [...execArgv, 'src/main.ts'], {
     cwd: ROOT,
     // The load generators hold thousands of sockets from one address: no per-caller connection limit.
-    env: { ...process.env, ...BENCH_AUTH_ENV, DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', WS_MAX_CONNECTIONS_PER_CALLER: '0', ...options.env },
+    env: { ...process.env, ...BENCH_AUTH_ENV, NODE_ENV: 'production', DATABASE_URL: options.databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', WS_MAX_CONNECTIONS_PER_CALLER: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
