@@ -92,7 +92,7 @@ export function markdown(report: { meta: Record<string, any>; rows: Row[]; notes
   if (meta.git) lines.push(`- Code: commit ${meta.git.commit}${meta.git.uncommitted.length ? ` plus uncommitted changes to ${meta.git.uncommitted.join(', ')}` : ''}`);
   lines.push(`- Node ${meta.node}; PostgreSQL ${meta.postgres.version} (${meta.postgres.source}, loopback)`);
   lines.push(`- PostgreSQL settings: ${Object.entries(meta.postgres.settings).filter(([k]) => k !== 'server_version').map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  lines.push(`- API: a child process running \`node src/main.ts\` as \`npm start\` configures it (pool ${meta.api.dbPoolSize}, LOG_LEVEL=warn); load generators run in other processes, so they never share the server's event loop.`);
+  lines.push(`- API: a child process running \`node src/main.ts\` as \`npm start\` configures it (pool ${meta.api.dbPoolSize}, LOG_LEVEL=warn), in production mode (NODE_ENV=production); load generators run in other processes, so they never share the server's event loop.`);
   lines.push('');
   lines.push('## Results', '');
   lines.push('Each cell ran twice (run 1 / run 2); *spread* is |run 1 − run 2| ÷ their mean. The raw limit is measured twice in the same run on the same PostgreSQL; *ratio* = mean of the runs ÷ mean of the raw limit (for rates, 1.0 means as fast as raw SQL; for latencies, 2.0 means twice the raw latency). Pass/fail judges the worse run.', '');
