@@ -13,9 +13,10 @@ import path from 'node:path';
 import { startLoadProcess } from './lib/child.ts';
 import { createDatabase, startDatabase } from './lib/db.ts';
 import { GraphQLHttpClient } from './lib/http.ts';
-import { processRss, startApi } from './lib/server.ts';
+import { startApi } from './lib/server.ts';
 import { sleep } from './lib/stats.ts';
 import { mixedFilters } from './workloads/live.ts';
+import { settledRss } from './workloads/memory.ts';
 
 const count = Number(process.argv[2] ?? 10_000);
 const outDir = path.resolve(process.argv[3] ?? '/tmp/memprof');
@@ -38,17 +39,6 @@ async function snapshot(pid: number, name: string): Promise<void> {
     last = size;
   }
   await rename(file, path.join(outDir, `${name}.heapsnapshot`));
-}
-
-/** As the memory cell reads it: the median of five samples after a pause. */
-async function settledRss(pid: number): Promise<number> {
-  await sleep(2000);
-  const samples: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    samples.push(await processRss(pid));
-    await sleep(300);
-  }
-  return samples.sort((a, b) => a - b)[2]!;
 }
 
 await mkdir(outDir, { recursive: true });

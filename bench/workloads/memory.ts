@@ -8,7 +8,7 @@ import { mixedFilters } from './live.ts';
 export type MemoryResult = { subscriptions: number; failed: number; rssBeforeMiB: number; rssAfterMiB: number; bytesPerSubscription: number; firstError?: string };
 
 /** RSS settles in steps as V8 grows and collects; take the median of a few samples a moment apart. */
-async function settledRss(pid: number): Promise<number> {
+export async function settledRss(pid: number): Promise<number> {
   await sleep(2000);
   const samples: number[] = [];
   for (let i = 0; i < 5; i++) {

@@ -134,13 +134,19 @@ describe('subscription results shared between subscribers of one operation', () 
     expect(results).toEqual([1, 2].map((n) => ({ data: { events: { id: `e${n}`, n } }, extensions: { masked: true } })));
   });
 
-  it('pushed from a source that calls back, waits idle without asking the source for its next event, and ends when it ends', async () => {
+  /** A shared subscription pushed to a target that records what it was sent, over a source that calls back when it has events. */
+  async function pushedFromWakingSource() {
     const { schema, source, nextCalls } = readyFixture({ wakes: true });
     const shared = new SharedSubscriptionResults();
     const document = parse(query);
     const key = shared.keyFor(document, undefined, query, {}, '*')!;
     const sent: string[] = [];
     const results = (await shared.subscribe({ schema, document }, key, { send: (json) => void sent.push(Buffer.concat(json).toString()), mask: (result) => result })) as AsyncIterableIterator<ExecutionResult>;
+    return { source, nextCalls, shared, sent, results };
+  }
+
+  it('pushed from a source that calls back, waits idle without asking the source for its next event, and ends when it ends', async () => {
+    const { source, nextCalls, shared, sent, results } = await pushedFromWakingSource();
     const end = results.next();
     source.push({ id: 'e1', n: 1 }, { id: 'e2', n: 2 });
     await until(async () => sent.length === 2, 'both events sent');
@@ -154,12 +160,7 @@ describe('subscription results shared between subscribers of one operation', () 
   });
 
   it('pushed from a source that calls back, stops at once on return, however long it has been idle', async () => {
-    const { schema, source, nextCalls } = readyFixture({ wakes: true });
-    const shared = new SharedSubscriptionResults();
-    const document = parse(query);
-    const key = shared.keyFor(document, undefined, query, {}, '*')!;
-    const sent: string[] = [];
-    const results = (await shared.subscribe({ schema, document }, key, { send: (json) => void sent.push(Buffer.concat(json).toString()), mask: (result) => result })) as AsyncIterableIterator<ExecutionResult>;
+    const { source, nextCalls, shared, sent, results } = await pushedFromWakingSource();
     const end = results.next();
     await results.return!();
     expect(await end).toEqual({ done: true, value: undefined });
