@@ -1,58 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
-import { adminToken, TEST_AUTH_ENV } from './support/auth.ts';
+import { adminToken } from './support/auth.ts';
+import { startServerProcess, stopServerProcess, type ServerProcess } from './support/process.ts';
 import { collect } from './support/server.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { until } from './support/until.ts';
 
-/** A real API process (`node src/main.ts`) on a free port. */
-type ApiProcess = { url: string; wsUrl: string; child: ChildProcess; stop(): Promise<void> };
+/** A real API process (`node src/main.ts`) on a free port, with its WebSocket address. */
+type ApiProcess = ServerProcess & { wsUrl: string };
 
 async function startApiProcess(databaseUrl: string, nodeOptions: string[] = [], env: Record<string, string> = {}): Promise<ApiProcess> {
-  const child = spawn(process.execPath, [...nodeOptions, 'src/main.ts'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, ...TEST_AUTH_ENV, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', GRAPHIQL: 'false', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const log: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API process did not start:\n${log.join('\n')}`)), 60_000);
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      log.push(line);
-      if (log.length > 200) log.shift();
-      try {
-        const entry = JSON.parse(line) as { message?: string; url?: string };
-        if (entry.message === 'API ready' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`API process exited with ${code}:\n${log.join('\n')}`));
-    });
-  });
-  return {
-    url,
-    wsUrl: url.replace(/^http/, 'ws'),
-    child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      // A process thrashing near its heap limit may not get round to its shutdown handler.
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(kill);
-    },
-  };
+  const server = await startServerProcess({ DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', GRAPHIQL: 'false', ...env }, { nodeOptions });
+  return { ...server, wsUrl: server.url.replace(/^http/, 'ws') };
 }
 
 let database: TestDatabase;
@@ -64,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.dispose()));
-  await Promise.all(processes.map((p) => p.stop()));
+  await Promise.all(processes.map((p) => stopServerProcess(p)));
   await database?.drop();
 });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { comparePositions, decodePosition, type LogPosition } from '../src/eventStore/log/position.ts';
 import { adminToken } from './support/auth.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { type ServerProcess, startServerProcess } from './support/process.ts';
+import { type ServerProcess, killServerProcesses, startServerProcess } from './support/process.ts';
 import { createTestVhost, declareBoundQueue, readQueue, type ReceivedMessage, type TestVhost } from './support/rabbitmq.ts';
 import { startTestServer } from './support/server.ts';
 import { until } from './support/until.ts';
@@ -30,8 +30,7 @@ beforeAll(async () => {
   queue = await declareBoundQueue(vhost.url, EXCHANGE, '#');
 });
 afterAll(async () => {
-  for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(processes.map((p) => p.exited));
+  await killServerProcesses(processes);
   await admin?.end();
   await database?.drop();
   await vhost?.drop();

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken } from './support/auth.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { type ServerProcess, startServerProcess } from './support/process.ts';
+import { type ServerProcess, killServerProcesses, startServerProcess } from './support/process.ts';
 import { until } from './support/until.ts';
 
 let database: TestDatabase;
@@ -14,8 +14,7 @@ beforeAll(async () => {
   await admin.connect();
 });
 afterAll(async () => {
-  for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(processes.map((p) => p.exited));
+  await killServerProcesses(processes);
   await admin?.end();
   await database?.drop();
 });

@@ -16,9 +16,11 @@ export type ServerProcess = {
 /**
  * Runs `node src/main.ts` as `npm start` does and waits for its "API ready" log line. It checks
  * tokens as the test servers do (TEST_AUTH), unless `env` says otherwise: send `tokenFor(…)` ones.
+ * `nodeOptions` go before the script, e.g. `--max-old-space-size=128`.
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, LOG_LEVEL: 'info', ...TEST_AUTH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServerProcess(env: Record<string, string>, options: { timeoutMs?: number; nodeOptions?: readonly string[] } = {}): Promise<ServerProcess> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), MAIN], { env: { ...process.env, LOG_LEVEL: 'info', ...TEST_AUTH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
@@ -40,6 +42,21 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     });
   });
   return { child, url, output: () => output, exited };
+}
+
+/** Stops a server process with SIGTERM, as an orchestrator would, and kills it if it has not exited `graceMs` later (a process thrashing near its heap limit may never get round to its shutdown). */
+export async function stopServerProcess(server: ServerProcess, graceMs = 5_000): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  server.child.kill('SIGTERM');
+  const kill = setTimeout(() => server.child.kill('SIGKILL'), graceMs);
+  await server.exited;
+  clearTimeout(kill);
+}
+
+/** Kills what is left of a spec's server processes at once (its afterAll), and waits for them to exit. */
+export async function killServerProcesses(servers: readonly ServerProcess[]): Promise<void> {
+  for (const server of servers) if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  await Promise.all(servers.map((server) => server.exited));
 }
 
 /** A JSON log line's fields; undefined for other output (the banner on stdout, a line cut mid-chunk). */
