@@ -6,6 +6,7 @@ import { startEmbeddedPostgres } from '../../src/db/embeddedPostgres.ts';
 import { migrate, openOrm } from '../../src/db/orm.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
+import { LOG_START, type LogPosition } from '../../src/eventStore/log/position.ts';
 
 const { orm: ormSchema } = compose(modules);
 
@@ -139,5 +140,15 @@ export async function waitForProcessorsAtHead(url: string, timeoutMs = 600_000):
       if (Date.now() - started > timeoutMs) throw new Error(`processors still behind the log head after ${timeoutMs / 1000} s (${behind} of ${processors})`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  });
+}
+
+/** The newest event every reader may see now (below the oldest running transaction), as a log position. */
+export async function logHead(url: string): Promise<LogPosition> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ t: string; g: string }>(
+      `select transaction_id::text as t, global_position::text as g from events
+       where transaction_id < pg_snapshot_xmin(pg_current_snapshot()) order by transaction_id desc, global_position desc limit 1`);
+    return rows[0] ? { transactionId: BigInt(rows[0].t), globalPosition: BigInt(rows[0].g) } : LOG_START;
   });
 }

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/core/logger.ts';
 import { compose } from '../../src/app/composition.ts';
 import { modules } from '../../src/app/modules.ts';
 import { startLoadProcess } from '../lib/child.ts';
-import { withClient } from '../lib/db.ts';
+import { logHead, withClient } from '../lib/db.ts';
 import { round, sleep } from '../lib/stats.ts';
 import type { WriterOptions, WriterReport } from '../clients/writers.ts';
 
@@ -28,15 +28,6 @@ export type CatchUpResult = {
 };
 
 export type RawReadResult = { rows: number; seconds: number; eventsPerS: number; appendedDuringRead: number };
-
-async function logHead(url: string): Promise<LogPosition> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{ t: string; g: string }>(
-      `select transaction_id::text as t, global_position::text as g from events
-       where transaction_id < pg_snapshot_xmin(pg_current_snapshot()) order by transaction_id desc, global_position desc limit 1`);
-    return rows[0] ? { transactionId: BigInt(rows[0].t), globalPosition: BigInt(rows[0].g) } : LOG_START;
-  });
-}
 
 export async function startWriters(url: string, writers: number, prefix: string) {
   const options: WriterOptions = { databaseUrl: url, writers, rate: 0, cartsPerWriter: 0, record: false, prefix };

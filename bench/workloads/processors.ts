@@ -7,7 +7,7 @@ import { comparePositions, decodePosition, LOG_START, type LogPosition } from '.
 import type { ProcessorDefinition } from '../../src/eventStore/processors/processorDefinition.ts';
 import { PROGRESS_CHANNEL } from '../../src/eventStore/processors/processorStore.ts';
 import { PROCESSOR_DEFAULTS, Processors } from '../../src/eventStore/processors/processors.ts';
-import { withClient } from '../lib/db.ts';
+import { logHead, withClient } from '../lib/db.ts';
 import { GraphQLHttpClient } from '../lib/http.ts';
 import { round, sleep, summarize, wallNow, type LatencySummary } from '../lib/stats.ts';
 import { compose } from '../../src/app/composition.ts';
@@ -16,15 +16,6 @@ import { modules } from '../../src/app/modules.ts';
 const { upcasters } = compose(modules);
 
 export type NoopProcessorResult = { events: number; handled: number; seconds: number; eventsPerS: number; batchSize: number };
-
-async function logHead(url: string): Promise<LogPosition> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{ t: string; g: string }>(
-      `select transaction_id::text as t, global_position::text as g from events
-       where transaction_id < pg_snapshot_xmin(pg_current_snapshot()) order by transaction_id desc, global_position desc limit 1`);
-    return rows[0] ? { transactionId: BigInt(rows[0].t), globalPosition: BigInt(rows[0].g) } : LOG_START;
-  });
-}
 
 /**
  * A processor with a no-op handler over the whole preloaded log, in this process as an API process
