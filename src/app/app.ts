@@ -31,6 +31,7 @@ import { createMetrics } from './metrics.ts';
 import { useMutationRateLimit } from './mutationRateLimit.ts';
 import { OriginPolicy } from './origins.ts';
 import { serveSubscriptions } from './webSocket.ts';
+import { useCompiledQueries } from './compiledQueries.ts';
 import { graphqlHandler } from './yoga.ts';
 
 export type Database = { readonly url: string; readonly embedded: RunningPostgres | undefined };
@@ -176,12 +177,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
       operationMetrics.plugin(),
       useMutationRateLimit(limits.mutationRate, { clock, trustProxy }),
       ...(production ? [useIntrospectionForAdmins()] : []),
+      useCompiledQueries(),
     ],
     logger,
   });
   const ops = { health: () => health(orm, feed, readModels), metrics, token: config.ops?.token, logger };
   const opsServer = config.ops?.port !== undefined ? createOpsServer(ops) : undefined;
-  const serveGraphql = graphqlOverHttp(yoga, { maxRequestBytes: limits.requestBytes, correlationId: (headers, context) => context?.correlationId ?? correlation.idFor(headers) });
+  const serveGraphql = graphqlOverHttp(yoga, { maxRequestBytes: limits.requestBytes, logger, correlationId: (headers, context) => context?.correlationId ?? correlation.idFor(headers) });
   const httpServer = createHttpServer({ graphql: serveGraphql, ops: opsServer ? false : ops, maxRequestBytes: limits.requestBytes });
   const subscriptions = serveSubscriptions(httpServer, yoga, { maskResult, operationMetrics, authenticator, logger, limits, trustProxy, origins });
 

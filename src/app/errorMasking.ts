@@ -43,7 +43,8 @@ export function errorMasking(correlation: Correlation, options: { production: bo
 
 /** The error as a client in production may see it: no `originalError` extension, no suggestion. */
 function withoutDetails(error: GraphQLError): GraphQLError {
-  const { originalError, ...extensions } = error.extensions as Record<string, unknown>;
+  // graphql-jit's errors (a refused variable, for one) may come without extensions at all.
+  const { originalError, ...extensions } = (error.extensions ?? {}) as Record<string, unknown>;
   const message = error.message.replace(SUGGESTION, '');
   if (message === error.message && originalError === undefined) return error;
   // Yoga answers an error whose originalError is not GraphQL's with its own status (400 for bad JSON)

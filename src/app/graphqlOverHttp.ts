@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { type DocumentNode, type ExecutionResult, getOperationAST, GraphQLError } from 'graphql';
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../core/logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { type Headers, nodeHeaders } from './context.ts';
 import type { RequestOrigin } from './callers.ts';
@@ -36,6 +37,8 @@ export function graphqlOverHttp(
   yoga: Yoga,
   deps: {
     maxRequestBytes: number;
+    /** Where an unexpected failure of this path is reported. */
+    logger: Logger;
     /** The correlation id the response carries: the operation's when its context was built, else the request's (or a new one). */
     correlationId: (headers: Headers, context: GraphQLContext | undefined) => string;
   },
@@ -46,8 +49,14 @@ export function graphqlOverHttp(
     if (!mediaType) return viaYoga(req, res);
     readBody(req, (body) => {
       void answer(yoga, deps, req, res, body, mediaType).catch((error: unknown) => {
-        // Only writing the answer can fail here (the client went away): nothing is left to tell it.
-        res.destroy(error instanceof Error ? error : undefined);
+        // Writing the answer failed (the client went away): nothing is left to tell it.
+        if (res.headersSent) return res.destroy(error instanceof Error ? error : undefined);
+        // A bug on this path (Yoga's hooks mask what resolvers throw): masked, as Yoga would, and logged.
+        const correlationId = deps.correlationId(nodeHeaders(req.headers), undefined);
+        deps.logger.error('unexpected error answering a GraphQL request', { error, correlationId });
+        const text = JSON.stringify({ errors: [{ message: 'Unexpected error.' }] });
+        res.writeHead(500, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), [CORRELATION_HEADER]: correlationId });
+        res.end(text);
       });
     });
   };
